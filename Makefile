@@ -1,0 +1,46 @@
+# Rampart's make targets. Trivy v0.74.0 imports encoding/json/v2, which Go 1.26
+# only builds with this experiment switched on.
+export GOEXPERIMENT := jsonv2
+export GOTOOLCHAIN := local
+
+GO ?= go
+GOLANGCI_LINT_VERSION ?= v2.6.2
+
+.PHONY: all build test lint render check bench schemas fuzz judges examples
+
+all: build
+
+build:
+	$(GO) build -o bin/rampart ./cmd/rampart
+
+## test: vet and run every test with the race detector (the README's test command).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint:
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+
+## render: render teams/ into clusters/ (offline, with the example images and DB).
+render:
+	$(GO) run ./cmd/rampart render
+
+## check: render, then fail if clusters/ or schemas/ differ from what is committed.
+check:
+	$(GO) run ./cmd/rampart check
+	$(GO) run ./cmd/rampart schema --write
+	git diff --exit-code -- clusters/ schemas/
+
+schemas:
+	$(GO) run ./cmd/rampart schema --write
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./generator/... | tee bench.txt
+
+## fuzz: run each fuzz target briefly (CI runs it too).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzLoadTeam -fuzztime 20s ./generator/load
+
+## judges: install etcd and build kube-apiserver for the real-API-server tests.
+judges:
+	bash .ci/install-judges

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-gitops/rampart/generator"
+	"github.com/rampart-gitops/rampart/generator/reach"
+)
+
+// reachFormat is reach's --output flag: text, markdown or json.
+type reachFormat reach.Format
+
+func (f *reachFormat) String() string { return string(*f) }
+func (f *reachFormat) Type() string   { return "text|markdown|json" }
+func (f *reachFormat) Set(s string) error {
+	if !slices.Contains(reach.Formats, reach.Format(s)) {
+		return fmt.Errorf("want text, markdown or json, got %q", s)
+	}
+	*f = reachFormat(s)
+	return nil
+}
+
+func newReachCmd(opts *rootOptions) *cobra.Command {
+	output := reachFormat(reach.Text)
+	var clusters []string
+	cmd := &cobra.Command{
+		Use:   "reach",
+		Short: "Print who may talk to whom on a cluster, from the rendered policies",
+		Long: `Render in memory and print the reachability matrix of a cluster: for every pair of
+workloads and every port the destination serves, whether layer 3/4 (NetworkPolicy,
+CiliumNetworkPolicy) and layer 7 (Istio PeerAuthentication and AuthorizationPolicy)
+allow the connection, and which HTTP operations; and what each workload may reach
+or be reached by outside the rendered workloads (ingress controller, DNS, CIDRs,
+host names).
+
+The matrix is computed from the rendered objects by evaluating their semantics
+(selectors, namespaces, ports, policy types, default deny, mTLS, principals,
+operations), not from the team specs, so it shows what the cluster will enforce.
+A flow one layer allows and the other denies is reported as a disagreement.
+Nothing is written.`,
+		Example: `  rampart reach --cluster prod-weu
+  rampart reach --cluster prod-weu --output markdown >> $GITHUB_STEP_SUMMARY
+  rampart reach --output json | jq '.flows[] | select(.l4 == "allow")'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Validate, Logger: opts.logger})
+			if err != nil {
+				return reportRunError(opts, outputText, err)
+			}
+			var known []string
+			for _, c := range res.Clusters {
+				known = append(known, c.Name)
+			}
+			for _, name := range clusters {
+				if !slices.Contains(known, name) {
+					return withCode(exitBadInput, fmt.Errorf("no cluster %q; clusters: %s", name, strings.Join(known, ", ")))
+				}
+			}
+			for i, c := range res.Clusters {
+				if len(clusters) > 0 && !slices.Contains(clusters, c.Name) {
+					continue
+				}
+				ro := reach.Options{}
+				if ic := res.Inventory.Cluster(c.Name); ic != nil {
+					ro.TrustDomain, ro.RootNamespace = ic.Spec.Mesh.TrustDomain, ic.Spec.Mesh.RootNamespace
+				}
+				r, err := reach.Evaluate(c, ro)
+				if err != nil {
+					return withCode(exitBadInput, fmt.Errorf("evaluating the reachability of cluster %q: %w", c.Name, err))
+				}
+				if i > 0 && output != reachFormat(reach.JSON) && len(clusters) != 1 {
+					fmt.Fprintln(opts.stdout)
+				}
+				if err := r.Write(opts.stdout, reach.Format(output)); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&clusters, "cluster", nil, "cluster(s) to report on (default: every cluster)")
+	cmd.Flags().VarP(&output, "output", "o", "output format: text, markdown or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "markdown", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rampart-gitops/rampart/generator"
+	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/write"
+)
+
+// outputFormat is the --output flag's value.
+type outputFormat string
+
+const (
+	outputText outputFormat = "text"
+	outputJSON outputFormat = "json"
+)
+
+func (o *outputFormat) String() string { return string(*o) }
+func (o *outputFormat) Type() string   { return "text|json" }
+func (o *outputFormat) Set(s string) error {
+	switch outputFormat(s) {
+	case outputText, outputJSON:
+		*o = outputFormat(s)
+		return nil
+	}
+	return fmt.Errorf("want text or json, got %q", s)
+}
+
+func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
+	*o = outputText
+	cmd.Flags().VarP(o, "output", "o", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// scanFlags are the supply-chain flags of render and check.
+type scanFlags struct {
+	skip, refresh, failFast bool
+}
+
+func (f *scanFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.skip, "skip-scan", false, "DANGEROUS: render without resolving or scanning images (output is unscanned and unpinned)")
+	cmd.Flags().BoolVar(&f.refresh, "refresh", false, "ignore cached scan results and tag resolutions (the nightly rescan)")
+	cmd.Flags().BoolVar(&f.failFast, "fail-fast", false, "stop at the first team that fails the scan gate instead of rendering the others")
+}
+
+func (f *scanFlags) options(opts *rootOptions) generator.ScanOptions {
+	return generator.ScanOptions{Skip: f.skip, Refresh: f.refresh, FailFast: f.failFast, Progress: opts.stderr}
+}
+
+// reportGate prints the scan gate's outcome: every failing team with its table, and
+// exceptions that expired or match nothing. It returns exit 1 when a team failed.
+func reportGate(opts *rootOptions, res *generator.Result) error {
+	if res.Scan == nil {
+		return nil
+	}
+	if res.Scan.Skipped {
+		fmt.Fprintln(opts.stderr, "WARNING: images were not scanned (--skip-scan); the output is unscanned and images are not pinned")
+		return nil
+	}
+	for _, v := range res.Scan.Verdicts {
+		for _, x := range v.Verdict.Expired {
+			fmt.Fprintf(opts.stderr, "warning: %s: %s\n", v.Cluster, x.Message)
+		}
+		for _, x := range v.Verdict.Unused {
+			fmt.Fprintf(opts.stderr, "warning: %s: exception %s (%s) matches no finding; remove it\n", v.Cluster, x.ID, x.Source)
+		}
+	}
+	failed := res.Scan.Failed()
+	for _, v := range failed {
+		fmt.Fprintf(opts.stderr, "%s: team %q on cluster %q: %v\n", v.File, v.Team, v.Cluster, v.Verdict.Err())
+	}
+	if len(failed) > 0 {
+		return withCode(exitFindings, fmt.Errorf("%d team(s) failed the scan gate; their output was left as it was", len(failed)))
+	}
+	return nil
+}
+
+func newRenderCmd(opts *rootOptions) *cobra.Command {
+	var output outputFormat
+	var scan scanFlags
+	cmd := &cobra.Command{
+		Use:   "render",
+		Short: "Render teams/ into clusters/<cluster>/",
+		Long: `Render every team on every cluster it runs on into clusters/<cluster>/:
+
+  clusters/<cluster>/kustomization.yaml   lists platform/ and tenants/ only
+  clusters/<cluster>/platform/            cluster-wide objects (cluster's reconciler)
+  clusters/<cluster>/tenants/<team>.yaml  namespace, RBAC and the team's Flux tenant
+  clusters/<cluster>/teams/<team>/        the team's objects, applied as the team
+
+Nothing is written unless every spec is valid and every rendered object passes
+verification (strict upstream types, Pod Security "restricted", tenant isolation,
+Flux's build). Files that did not change are not touched; a cluster's directory is
+swapped in one step.`,
+		Example: `  rampart render
+  rampart render -C path/to/repo --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Render, Logger: opts.logger, Scan: scan.options(opts)})
+			if err != nil {
+				return reportRunError(opts, output, err)
+			}
+			if err := printChanges(opts.stdout, output, res, "wrote"); err != nil {
+				return err
+			}
+			return reportGate(opts, res)
+		},
+	}
+	addOutputFlag(cmd, &output)
+	scan.register(cmd)
+	return cmd
+}
+
+func newValidateCmd(opts *rootOptions) *cobra.Command {
+	var output outputFormat
+	cmd := &cobra.Command{
+		Use:   "validate",
+		Short: "Check every spec and render in memory; report every mistake at once",
+		Long: `Load every team spec and cluster inventory, check them against the schema and the
+semantic rules (names, references, quantities, ports, images), render in memory and
+verify the result. Every mistake is reported at once as file:line:col with a hint.
+Nothing is written.`,
+		Example: `  rampart validate
+  rampart validate --output json | jq '.diagnostics[] | .file'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Validate, Logger: opts.logger})
+			if err != nil {
+				return reportRunError(opts, output, err)
+			}
+			if output == outputJSON {
+				return writeJSON(opts.stdout, struct {
+					Valid       bool      `json:"valid"`
+					Diagnostics diag.List `json:"diagnostics"`
+				}{true, nonNil(res.Warnings)})
+			}
+			printWarnings(opts.stderr, res.Warnings)
+			fmt.Fprintf(opts.stdout, "ok: %d teams on %d clusters\n", len(res.Inventory.Teams), len(res.Inventory.Clusters))
+			return nil
+		},
+	}
+	addOutputFlag(cmd, &output)
+	return cmd
+}
+
+func newCheckCmd(opts *rootOptions) *cobra.Command {
+	var output outputFormat
+	var scan scanFlags
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Fail when clusters/ does not match teams/, lib/ and cluster.yaml",
+		Long: `Render in memory and compare with clusters/ on disk. Exit 0 when they match, exit 1
+with the list of stale files when they do not (run 'rampart render' and commit),
+exit 2 on bad input. Nothing is written.`,
+		Example: `  rampart check
+  rampart check --output json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Check, Logger: opts.logger, Scan: scan.options(opts)})
+			if err != nil {
+				return reportRunError(opts, output, err)
+			}
+			if err := printChanges(opts.stdout, output, res, "stale"); err != nil {
+				return err
+			}
+			if err := reportGate(opts, res); err != nil {
+				return err
+			}
+			if len(res.Changes) > 0 {
+				if output == outputText {
+					fmt.Fprintln(opts.stderr, "clusters/ is out of date; run `rampart render` and commit the result")
+				}
+				return withCode(exitFindings, nil)
+			}
+			return nil
+		},
+	}
+	addOutputFlag(cmd, &output)
+	scan.register(cmd)
+	return cmd
+}
+
+// reportRunError prints a failed run's diagnostics and picks the exit code.
+func reportRunError(opts *rootOptions, output outputFormat, err error) error {
+	var bad *generator.BadInputError
+	if !errors.As(err, &bad) {
+		return withCode(exitBadInput, err)
+	}
+	if output == outputJSON {
+		if werr := writeJSON(opts.stdout, struct {
+			Valid       bool      `json:"valid"`
+			Diagnostics diag.List `json:"diagnostics"`
+		}{false, bad.Diagnostics}); werr != nil {
+			return werr
+		}
+		return withCode(exitBadInput, nil)
+	}
+	for _, d := range bad.Diagnostics {
+		fmt.Fprintln(opts.stderr, d.String())
+	}
+	n := len(bad.Diagnostics)
+	return withCode(exitBadInput, fmt.Errorf("%d %s; nothing was written", n, plural(n, "error", "errors")))
+}
+
+func printChanges(w io.Writer, output outputFormat, res *generator.Result, verb string) error {
+	if output == outputJSON {
+		return writeJSON(w, struct {
+			Changes  []write.Change `json:"changes"`
+			Warnings diag.List      `json:"warnings"`
+		}{nonNil(res.Changes), nonNil(res.Warnings)})
+	}
+	for _, c := range res.Changes {
+		fmt.Fprintf(w, "%s %s %s\n", verb, c.Action, c.Path)
+	}
+	if len(res.Changes) == 0 {
+		fmt.Fprintf(w, "up to date: %d clusters\n", len(res.Clusters))
+	}
+	return nil
+}
+
+func printWarnings(w io.Writer, l diag.List) {
+	for _, d := range l {
+		fmt.Fprintln(w, d.String())
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}

@@ -1,0 +1,195 @@
+// Package evaluate runs the jsonnet templates in lib/ in-process with go-jsonnet. It
+// takes a cluster and a team (or the cluster alone, for the platform layer) as
+// top-level arguments and gives the rendered objects, grouped by output file.
+//
+// The templates are the platform team's single place to change a security default:
+// lib/team.jsonnet and lib/platform.jsonnet compose one .libsonnet per layer.
+package evaluate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/google/go-jsonnet"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// Entry points in lib/.
+const (
+	TeamEntry     = "team.jsonnet"
+	PlatformEntry = "platform.jsonnet"
+)
+
+// Output is what one evaluation rendered.
+type Output struct {
+	// Tenant are the objects the cluster's reconciler applies for a team (its
+	// namespace, RBAC and Flux tenant); empty for the platform layer.
+	Tenant []*unstructured.Unstructured
+	// Files maps a file name (e.g. "api.yaml") to its objects.
+	Files map[string][]*unstructured.Unstructured
+}
+
+// Evaluator evaluates the templates of one lib/ directory. It is safe for
+// concurrent use.
+type Evaluator struct {
+	lib      fs.FS
+	libName  string
+	importer *fsImporter
+}
+
+// New returns an Evaluator for the templates in lib. libName is how the directory is
+// named in error messages (usually "lib").
+func New(lib fs.FS, libName string) *Evaluator {
+	return &Evaluator{lib: lib, libName: libName, importer: &fsImporter{fsys: lib, name: libName, cache: map[string]*cached{}}}
+}
+
+// Team renders one team on one cluster. peers are every team on the cluster, by
+// name, for cross-team intents.
+func (e *Evaluator) Team(cluster, team, peers any) (*Output, error) {
+	return e.eval(TeamEntry, map[string]any{"cluster": cluster, "team": team, "peers": peers})
+}
+
+// Platform renders the cluster-wide platform layer. teams are every team on the cluster.
+func (e *Evaluator) Platform(cluster, teams any) (*Output, error) {
+	return e.eval(PlatformEntry, map[string]any{"cluster": cluster, "teams": teams})
+}
+
+func (e *Evaluator) eval(entry string, args map[string]any) (out *Output, err error) {
+	defer func() {
+		// go-jsonnet is not expected to panic, but a panic must not cross our boundary.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("evaluating %s/%s: internal jsonnet error: %v", e.libName, entry, r)
+		}
+	}()
+	vm := jsonnet.MakeVM()
+	vm.Importer(e.importer)
+	vm.ErrorFormatter.SetMaxStackTraceSize(8)
+	for _, name := range slices.Sorted(maps.Keys(args)) {
+		b, err := json.Marshal(args[name])
+		if err != nil {
+			return nil, fmt.Errorf("evaluating %s/%s: encoding argument %s: %w", e.libName, entry, name, err)
+		}
+		vm.TLACode(name, string(b))
+	}
+	contents, foundAt, err := e.importer.Import("", entry)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s/%s: %w", e.libName, entry, err)
+	}
+	js, err := vm.EvaluateAnonymousSnippet(foundAt, contents.String())
+	if err != nil {
+		// go-jsonnet's message already carries file:line:col of every frame.
+		return nil, fmt.Errorf("evaluating %s: %w", foundAt, cleanJsonnetError(err))
+	}
+	return decode(foundAt, []byte(js))
+}
+
+// rawOutput is the shape the entry points return.
+type rawOutput struct {
+	Tenant []map[string]any            `json:"tenant"`
+	Files  map[string][]map[string]any `json:"files"`
+}
+
+func decode(entry string, js []byte) (*Output, error) {
+	var raw rawOutput
+	dec := json.NewDecoder(strings.NewReader(string(js)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("evaluating %s: the result must be {tenant: [objects], files: {name: [objects]}}: %w", entry, err)
+	}
+	out := &Output{Files: map[string][]*unstructured.Unstructured{}}
+	var errs []error
+	for i, o := range raw.Tenant {
+		u, err := toObject(o)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("evaluating %s: tenant[%d]: %w", entry, i, err))
+			continue
+		}
+		out.Tenant = append(out.Tenant, u)
+	}
+	for _, name := range slices.Sorted(maps.Keys(raw.Files)) {
+		if err := checkFileName(name); err != nil {
+			errs = append(errs, fmt.Errorf("evaluating %s: files[%q]: %w", entry, name, err))
+			continue
+		}
+		for i, o := range raw.Files[name] {
+			u, err := toObject(o)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("evaluating %s: files[%q][%d]: %w", entry, name, i, err))
+				continue
+			}
+			out.Files[name] = append(out.Files[name], u)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func toObject(o map[string]any) (*unstructured.Unstructured, error) {
+	u := &unstructured.Unstructured{Object: o}
+	if u.GetAPIVersion() == "" || u.GetKind() == "" || u.GetName() == "" {
+		return nil, fmt.Errorf("an object needs apiVersion, kind and metadata.name (got %q %q %q)", u.GetAPIVersion(), u.GetKind(), u.GetName())
+	}
+	return u, nil
+}
+
+// checkFileName allows plain YAML file names only, so a template cannot write
+// outside its directory.
+func checkFileName(name string) error {
+	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || path.Ext(name) != ".yaml" || name == "kustomization.yaml" {
+		return errors.New("a file name must be a plain name ending in .yaml (not kustomization.yaml), with no directory")
+	}
+	return nil
+}
+
+func cleanJsonnetError(err error) error {
+	return errors.New(strings.TrimSpace(strings.TrimPrefix(err.Error(), "RUNTIME ERROR: ")))
+}
+
+// fsImporter resolves imports inside lib/ only. An import that leaves the directory
+// is refused.
+type fsImporter struct {
+	fsys  fs.FS
+	name  string
+	mu    sync.Mutex
+	cache map[string]*cached
+}
+
+type cached struct {
+	contents jsonnet.Contents
+	err      error
+}
+
+func (i *fsImporter) Import(importedFrom, importedPath string) (jsonnet.Contents, string, error) {
+	dir := "."
+	if importedFrom != "" {
+		dir = path.Dir(strings.TrimPrefix(importedFrom, i.name+"/"))
+	}
+	p := path.Clean(path.Join(dir, importedPath))
+	if path.IsAbs(importedPath) || !fs.ValidPath(p) {
+		return jsonnet.Contents{}, "", fmt.Errorf("import %q leaves %s/; templates may import only files inside it", importedPath, i.name)
+	}
+	foundAt := i.name + "/" + p
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if c, ok := i.cache[p]; ok {
+		return c.contents, foundAt, c.err
+	}
+	b, err := fs.ReadFile(i.fsys, p)
+	c := &cached{}
+	if err != nil {
+		c.err = fmt.Errorf("reading %s: %w", foundAt, err)
+	} else {
+		c.contents = jsonnet.MakeContentsRaw(b)
+	}
+	i.cache[p] = c
+	return c.contents, foundAt, c.err
+}

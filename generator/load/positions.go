@@ -1,0 +1,139 @@
+package load
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Position is a 1-based line and column in a document.
+type Position struct {
+	Line   int
+	Column int
+}
+
+// Positions locates the fields of one document by their path, in the form
+// spec.apps[1].resources.memory (a key that is not a plain name is written in
+// brackets, quoted: dns.podLabels["k8s-app"]). The root of the document is the empty
+// path. Later stages use it to put a file:line:col on their own diagnostics.
+type Positions struct {
+	values map[string]Position
+	keys   map[string]Position
+}
+
+func newPositions() *Positions {
+	return &Positions{values: map[string]Position{}, keys: map[string]Position{}}
+}
+
+func (p *Positions) set(field string, key, value Position) {
+	p.values[field] = value
+	if key.Line > 0 {
+		p.keys[field] = key
+	}
+}
+
+// Lookup returns the line and column of the field's value. When the field is absent
+// (a required field left out, say) it returns the position of its nearest ancestor
+// that exists, so a diagnostic still points at the right mapping. It returns 0, 0 for
+// a nil Positions or a document without positions.
+func (p *Positions) Lookup(field string) (line, col int) {
+	if p == nil {
+		return 0, 0
+	}
+	for f := field; ; {
+		if pos, ok := p.values[f]; ok {
+			return pos.Line, pos.Column
+		}
+		if f == "" {
+			return 0, 0
+		}
+		f = parentField(f)
+	}
+}
+
+// LookupKey returns the line and column of the field's key (the name before the
+// colon), which is where an unknown or duplicated field is best reported. For a list
+// item or the root, which have no key, and for an absent field it falls back to Lookup.
+func (p *Positions) LookupKey(field string) (line, col int) {
+	if p == nil {
+		return 0, 0
+	}
+	if pos, ok := p.keys[field]; ok {
+		return pos.Line, pos.Column
+	}
+	return p.Lookup(field)
+}
+
+// Has reports whether the document holds the field.
+func (p *Positions) Has(field string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.values[field]
+	return ok
+}
+
+// Field joins a parent path and a mapping key into a field path.
+func Field(parent, key string) string {
+	if !plainKey(key) {
+		return parent + "[" + strconv.Quote(key) + "]"
+	}
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
+}
+
+// Index joins a parent path and a list index into a field path.
+func Index(parent string, i int) string {
+	return parent + "[" + strconv.Itoa(i) + "]"
+}
+
+// plainKey reports whether a key can be written after a dot in a field path.
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i, r := range key {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r == '_':
+		case (r >= '0' && r <= '9') || r == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// parentField drops the last element of a field path: a.b[2] → a.b, a.b → a,
+// a["x.y"] → a, a → "".
+func parentField(f string) string {
+	if strings.HasSuffix(f, "]") {
+		// Find the '[' that opens the last element, skipping a quoted key.
+		if strings.HasSuffix(f, `"]`) {
+			for i := len(f) - 2; i > 0; i-- {
+				if f[i] != '"' || f[i-1] != '[' {
+					continue
+				}
+				if _, err := strconv.Unquote(f[i : len(f)-1]); err == nil {
+					return f[:i-1]
+				}
+			}
+		}
+		if i := strings.LastIndexByte(f, '['); i >= 0 {
+			return f[:i]
+		}
+		return ""
+	}
+	i := strings.LastIndexAny(f, ".]")
+	switch {
+	case i < 0:
+		return ""
+	case f[i] == ']':
+		return f[:i+1]
+	default:
+		return f[:i]
+	}
+}

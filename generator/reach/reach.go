@@ -1,0 +1,361 @@
+package reach
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	securityv1 "istio.io/client-go/pkg/apis/security/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/rampart-gitops/rampart/generator/manifest"
+)
+
+// Options are what the rendered objects do not say.
+type Options struct {
+	// TrustDomain is the mesh's SPIFFE trust domain (default cluster.local).
+	TrustDomain string
+	// RootNamespace is the mesh's root namespace, whose policies apply to every
+	// namespace (default istio-system).
+	RootNamespace string
+}
+
+// Verdict is one layer's answer for a connection.
+type Verdict string
+
+// Verdicts.
+const (
+	Allow Verdict = "allow"
+	Deny  Verdict = "deny"
+	// None says the layer does not apply: the destination is not in the mesh.
+	None Verdict = "none"
+)
+
+// Report is who may talk to whom on one cluster.
+type Report struct {
+	// Cluster is the cluster's name.
+	Cluster string `json:"cluster"`
+	// Mesh says whether any workload is in the mesh, so layer 7 applies.
+	Mesh bool `json:"mesh"`
+	// Workloads are the rendered workloads, by namespace and name.
+	Workloads []Workload `json:"workloads"`
+	// Flows are every source workload × destination workload × destination port.
+	Flows []Flow `json:"flows"`
+	// Outside are the peers beyond the rendered workloads each workload may reach or
+	// be reached by.
+	Outside []OutsideFlow `json:"outside"`
+	// Notes are what the evaluator could not judge exactly (conditions, CUSTOM
+	// actions, ipBlock sources), so an auditor knows where to look.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Workload is a rendered Deployment, StatefulSet or DaemonSet.
+type Workload struct {
+	Namespace      string            `json:"namespace"`
+	Name           string            `json:"name"`
+	ServiceAccount string            `json:"serviceAccount"`
+	Labels         map[string]string `json:"labels"`
+	Ports          []Port            `json:"ports"`
+	// Meshed says whether the workload's pods join the mesh (injection label).
+	Meshed bool `json:"meshed"`
+}
+
+// ID names a workload as namespace/name.
+func (w *Workload) ID() string { return w.Namespace + "/" + w.Name }
+
+// Port is a port a workload serves.
+type Port struct {
+	Name     string `json:"name,omitempty"`
+	Number   int32  `json:"port"`
+	Protocol string `json:"protocol"`
+	// AppProtocol is how Istio reads the port: http, grpc or tcp.
+	AppProtocol string `json:"appProtocol"`
+}
+
+func (p Port) String() string { return fmt.Sprintf("%d/%s", p.Number, p.Protocol) }
+
+// Flow is one source, destination and port.
+type Flow struct {
+	From string  `json:"from"`
+	To   string  `json:"to"`
+	Port Port    `json:"port"`
+	L4   Verdict `json:"l4"`
+	// L4Why names the policies that decided layer 3/4.
+	L4Why string  `json:"l4Why"`
+	L7    Verdict `json:"l7"`
+	L7Why string  `json:"l7Why,omitempty"`
+	// Operations restrict an L7 allow to these HTTP operations; empty means any.
+	Operations []Operation `json:"operations,omitempty"`
+}
+
+// Allowed says whether the flow can happen: every layer that applies allows it.
+func (f Flow) Allowed() bool { return f.L4 == Allow && f.L7 != Deny }
+
+// Agree says whether the layers give the same answer (a layer that does not apply
+// agrees with anything).
+func (f Flow) Agree() bool { return f.L7 == None || f.L4 == f.L7 }
+
+// Operation is a set of HTTP requests an L7 rule allows; an empty field means any.
+type Operation struct {
+	Methods []string `json:"methods,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+}
+
+func (o Operation) String() string {
+	m, p := "*", "*"
+	if len(o.Methods) > 0 {
+		m = strings.Join(o.Methods, ",")
+	}
+	if len(o.Paths) > 0 {
+		p = strings.Join(o.Paths, ",")
+	}
+	return m + " " + p
+}
+
+// Direction is which way an outside flow goes.
+type Direction string
+
+// Directions.
+const (
+	Ingress Direction = "ingress"
+	Egress  Direction = "egress"
+)
+
+// OutsideFlow is traffic between a workload and a peer that is not a rendered
+// workload: an ingress controller, DNS, the mesh control plane, a CIDR, a host name.
+type OutsideFlow struct {
+	Workload  string    `json:"workload"`
+	Direction Direction `json:"direction"`
+	// Layer is l4 (a network policy peer) or l7 (an authorization principal).
+	Layer string `json:"layer"`
+	Peer  string `json:"peer"`
+	Ports string `json:"ports"`
+	// Policy names the object that allows it, Kind/namespace/name.
+	Policy string `json:"policy"`
+}
+
+// Evaluate computes the report of one rendered cluster.
+func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
+	if opts.TrustDomain == "" {
+		opts.TrustDomain = "cluster.local"
+	}
+	if opts.RootNamespace == "" {
+		opts.RootNamespace = "istio-system"
+	}
+	m, err := read(c, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Cluster: c.Name}
+	for _, w := range m.workloads {
+		r.Workloads = append(r.Workloads, *w)
+		r.Mesh = r.Mesh || w.Meshed
+	}
+	for _, src := range m.workloads {
+		for _, dst := range m.workloads {
+			for _, p := range dst.Ports {
+				r.Flows = append(r.Flows, m.flow(src, dst, p))
+			}
+		}
+	}
+	r.Outside = m.outside()
+	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
+	return r, nil
+}
+
+// model is the cluster's objects, decoded.
+type model struct {
+	opts       Options
+	workloads  []*Workload
+	namespaces map[string]map[string]string
+	netpols    []*networkingv1.NetworkPolicy
+	cnps       []*ciliumPolicy
+	peerAuths  []*securityv1.PeerAuthentication
+	authzs     []*securityv1.AuthorizationPolicy
+	notes      map[string]bool
+}
+
+func (m *model) note(format string, args ...any) { m.notes[fmt.Sprintf(format, args...)] = true }
+
+// nsLabels are a namespace's labels, with the name label the API server sets.
+func (m *model) nsLabels(ns string) map[string]string {
+	l := maps.Clone(m.namespaces[ns])
+	if l == nil {
+		l = map[string]string{}
+	}
+	l["kubernetes.io/metadata.name"] = ns
+	return l
+}
+
+func read(c *manifest.Cluster, opts Options) (*model, error) {
+	m := &model{opts: opts, namespaces: map[string]map[string]string{}, notes: map[string]bool{}}
+	var services []*corev1.Service
+	for _, f := range c.Files {
+		for _, o := range f.Objects {
+			if err := m.add(o, &services); err != nil {
+				return nil, fmt.Errorf("reading %s in %s: %w", manifest.Ref(o), f.Path, err)
+			}
+		}
+	}
+	for _, w := range m.workloads {
+		for i := range w.Ports {
+			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services)
+		}
+		w.Meshed = meshed(m.nsLabels(w.Namespace), w.Labels)
+	}
+	slices.SortFunc(m.workloads, func(a, b *Workload) int { return cmp.Compare(a.ID(), b.ID()) })
+	return m, nil
+}
+
+func decode[T any](o *unstructured.Unstructured) (*T, error) {
+	v := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) error {
+	gvk := o.GroupVersionKind()
+	switch gvk.GroupKind().String() {
+	case "Namespace":
+		m.namespaces[o.GetName()] = o.GetLabels()
+	case "Service":
+		s, err := decode[corev1.Service](o)
+		if err != nil {
+			return err
+		}
+		*services = append(*services, s)
+	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
+		var tmpl corev1.PodTemplateSpec
+		switch o.GetKind() {
+		case "Deployment":
+			d, err := decode[appsv1.Deployment](o)
+			if err != nil {
+				return err
+			}
+			tmpl = d.Spec.Template
+		case "StatefulSet":
+			d, err := decode[appsv1.StatefulSet](o)
+			if err != nil {
+				return err
+			}
+			tmpl = d.Spec.Template
+		default:
+			d, err := decode[appsv1.DaemonSet](o)
+			if err != nil {
+				return err
+			}
+			tmpl = d.Spec.Template
+		}
+		w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: tmpl.Labels, ServiceAccount: cmp.Or(tmpl.Spec.ServiceAccountName, "default")}
+		for _, ctr := range tmpl.Spec.Containers {
+			for _, p := range ctr.Ports {
+				w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
+			}
+		}
+		m.workloads = append(m.workloads, w)
+	case "NetworkPolicy.networking.k8s.io":
+		p, err := decode[networkingv1.NetworkPolicy](o)
+		if err != nil {
+			return err
+		}
+		m.netpols = append(m.netpols, p)
+	case "CiliumNetworkPolicy.cilium.io":
+		b, err := json.Marshal(o.Object)
+		if err != nil {
+			return err
+		}
+		p := new(ciliumPolicy)
+		if err := json.Unmarshal(b, p); err != nil {
+			return err
+		}
+		m.cnps = append(m.cnps, p)
+	case "PeerAuthentication.security.istio.io":
+		p, err := decode[securityv1.PeerAuthentication](o)
+		if err != nil {
+			return err
+		}
+		m.peerAuths = append(m.peerAuths, p)
+	case "AuthorizationPolicy.security.istio.io":
+		p, err := decode[securityv1.AuthorizationPolicy](o)
+		if err != nil {
+			return err
+		}
+		m.authzs = append(m.authzs, p)
+	}
+	return nil
+}
+
+// meshed says whether pods with these labels in a namespace with these labels get a
+// sidecar or join ambient mode, as Istio's injection webhook and CNI decide.
+func meshed(ns, pod map[string]string) bool {
+	if pod["sidecar.istio.io/inject"] == "false" || pod["istio.io/dataplane-mode"] == "none" {
+		return false
+	}
+	return ns["istio-injection"] == "enabled" || ns["istio.io/rev"] != "" || ns["istio.io/dataplane-mode"] == "ambient" ||
+		pod["sidecar.istio.io/inject"] == "true" || pod["istio.io/dataplane-mode"] == "ambient"
+}
+
+// appProtocol is how Istio reads a port: the appProtocol or name prefix of the
+// Service port that targets it, else the container port's name prefix.
+func appProtocol(w *Workload, p Port, services []*corev1.Service) string {
+	for _, s := range services {
+		if s.Namespace != w.Namespace || len(s.Spec.Selector) == 0 || !subset(s.Spec.Selector, w.Labels) {
+			continue
+		}
+		for _, sp := range s.Spec.Ports {
+			target := sp.TargetPort
+			if target.Type == intstr.Int && target.IntVal == 0 {
+				target = intstr.FromInt32(sp.Port)
+			}
+			if (target.Type == intstr.String && target.StrVal == p.Name) || (target.Type == intstr.Int && target.IntVal == p.Number) {
+				if sp.AppProtocol != nil {
+					return protocolOf(*sp.AppProtocol)
+				}
+				return protocolOf(sp.Name)
+			}
+		}
+	}
+	return protocolOf(p.Name)
+}
+
+// protocolOf maps an Istio protocol name (or name prefix, http-web) to http, grpc or tcp.
+func protocolOf(name string) string {
+	prefix, _, _ := strings.Cut(strings.ToLower(name), "-")
+	switch prefix {
+	case "http", "http2", "https":
+		return "http"
+	case "grpc", "grpc-web":
+		return "grpc"
+	}
+	return "tcp"
+}
+
+func subset(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// flow judges one source, destination and port at both layers.
+func (m *model) flow(src, dst *Workload, p Port) Flow {
+	f := Flow{From: src.ID(), To: dst.ID(), Port: p}
+	f.L4, f.L4Why = m.l4(src, dst, p)
+	f.L7, f.L7Why, f.Operations = m.l7(src, dst, p)
+	return f
+}
+
+func portString(n int32, proto string) string { return strconv.Itoa(int(n)) + "/" + proto }

@@ -1,0 +1,263 @@
+package spec
+
+// Cluster is the platform team's inventory of one cluster, read from
+// clusters/<cluster>/cluster.yaml. Everything else in that directory is rendered.
+type Cluster struct {
+	// APIVersion must be rampart.dev/v1alpha1.
+	APIVersion string `json:"apiVersion" jsonschema:"enum=rampart.dev/v1alpha1"`
+	// Kind must be Cluster.
+	Kind string `json:"kind" jsonschema:"enum=Cluster"`
+	// Metadata names the cluster; the name must match the directory name.
+	Metadata Metadata `json:"metadata"`
+	// Spec describes the cluster's platform.
+	Spec ClusterSpec `json:"spec"`
+}
+
+// Environment is what a cluster is for; it sets how strict the defaults are.
+type Environment string
+
+// Environments.
+const (
+	Production  Environment = "production"
+	Staging     Environment = "staging"
+	Development Environment = "development"
+)
+
+// CNI is the cluster's network plugin.
+type CNI string
+
+// CNIs. Only Cilium enforces host-name (FQDN) egress.
+const (
+	CNICilium CNI = "cilium"
+	CNICalico CNI = "calico"
+	CNIOther  CNI = "other"
+)
+
+// MeshType is the cluster's service mesh.
+type MeshType string
+
+// Mesh types.
+const (
+	MeshNone  MeshType = "none"
+	MeshIstio MeshType = "istio"
+)
+
+// MeshMode is how workloads join the mesh.
+type MeshMode string
+
+// Mesh modes.
+const (
+	MeshSidecar MeshMode = "sidecar"
+	MeshAmbient MeshMode = "ambient"
+)
+
+// PolicyMode is how admission policies act on violations.
+type PolicyMode string
+
+// Policy modes (Kyverno's validationFailureAction values).
+const (
+	PolicyAudit   PolicyMode = "Audit"
+	PolicyEnforce PolicyMode = "Enforce"
+)
+
+// Severity is a vulnerability severity, as Trivy reports it.
+type Severity string
+
+// Severities, lowest first.
+const (
+	SeverityUnknown  Severity = "UNKNOWN"
+	SeverityLow      Severity = "LOW"
+	SeverityMedium   Severity = "MEDIUM"
+	SeverityHigh     Severity = "HIGH"
+	SeverityCritical Severity = "CRITICAL"
+)
+
+// ClusterSpec is what the platform declares about a cluster.
+type ClusterSpec struct {
+	// Environment is production, staging or development. Production gets read-only
+	// access for people, enforced admission policies and a stricter scan threshold.
+	Environment Environment `json:"environment" jsonschema:"enum=production,enum=staging,enum=development"`
+	// KubernetesVersion is the cluster's minor version, e.g. "1.33".
+	KubernetesVersion string `json:"kubernetesVersion" jsonschema:"pattern=^1\\.[0-9]+$"`
+	// CNI is the network plugin: cilium enables host-name egress policies.
+	CNI CNI `json:"cni" jsonschema:"enum=cilium,enum=calico,enum=other"`
+	// DNS locates the cluster DNS pods, for the DNS egress rule.
+	DNS DNS `json:"dns"`
+	// Flux says how Flux syncs this cluster's directory.
+	Flux Flux `json:"flux"`
+	// Mesh is the service mesh, if any.
+	Mesh Mesh `json:"mesh,omitzero"`
+	// Ingress is the cluster's ingress controller (Traefik).
+	Ingress Ingress `json:"ingress"`
+	// TLS is how certificates are issued.
+	TLS TLS `json:"tls"`
+	// Policy is the admission policy configuration.
+	Policy Policy `json:"policy,omitzero"`
+	// Scan is the supply-chain gate for this cluster.
+	Scan Scan `json:"scan,omitzero"`
+	// Egress is what the platform allows teams to reach outside the cluster.
+	Egress EgressPolicy `json:"egress,omitzero"`
+}
+
+// DNS locates the cluster DNS pods.
+type DNS struct {
+	// Namespace is where the DNS pods run (e.g. kube-system).
+	Namespace string `json:"namespace"`
+	// PodLabels select the DNS pods (e.g. k8s-app: kube-dns).
+	PodLabels map[string]string `json:"podLabels" jsonschema:"minProperties=1"`
+}
+
+// Flux says how Flux reconciles the cluster. Tenants work under Flux's multi-tenancy
+// lockdown (--no-cross-namespace-refs=true, --default-service-account).
+type Flux struct {
+	// Namespace is Flux's own namespace (default flux-system).
+	Namespace string `json:"namespace,omitempty"`
+	// RootKustomization is the name of the Flux Kustomization that applies this
+	// cluster's directory (the platform layer); team Kustomizations depend on it
+	// (default flux-system).
+	RootKustomization string `json:"rootKustomization,omitempty"`
+	// Repository is the Git repository holding the rendered output. Each tenant gets its
+	// own GitRepository for it in its own namespace.
+	Repository GitRepository `json:"repository"`
+	// Interval is how often tenants reconcile (default 10m).
+	Interval string `json:"interval,omitempty"`
+}
+
+// GitRepository is where Flux fetches the rendered output.
+type GitRepository struct {
+	// URL is the repository's URL (https:// or ssh://).
+	URL string `json:"url" jsonschema:"pattern=^(https|ssh)://"`
+	// Branch is the branch to follow (default main).
+	Branch string `json:"branch,omitempty"`
+	// SecretName is the Secret with the Git credentials, provisioned by the platform in
+	// every tenant namespace.
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// Mesh is the cluster's service mesh.
+type Mesh struct {
+	// Type is none or istio.
+	Type MeshType `json:"type" jsonschema:"enum=none,enum=istio"`
+	// Mode is sidecar or ambient (default sidecar).
+	Mode MeshMode `json:"mode,omitempty" jsonschema:"enum=sidecar,enum=ambient"`
+	// TrustDomain is the SPIFFE trust domain (default cluster.local).
+	TrustDomain string `json:"trustDomain,omitempty"`
+	// RootNamespace is the mesh's root namespace (default istio-system).
+	RootNamespace string `json:"rootNamespace,omitempty"`
+	// Revision is the istio.io/rev label for sidecar injection (default: use istio-injection=enabled).
+	Revision string `json:"revision,omitempty"`
+	// IngressGateway is the identity of the mesh's ingress gateway, if any.
+	IngressGateway *Workload `json:"ingressGateway,omitempty"`
+}
+
+// Workload names a platform workload by namespace, pod labels and service account.
+type Workload struct {
+	// Namespace is the workload's namespace.
+	Namespace string `json:"namespace"`
+	// PodLabels select its pods.
+	PodLabels map[string]string `json:"podLabels,omitempty"`
+	// ServiceAccount is its service account.
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+}
+
+// Ingress is the cluster's Traefik.
+type Ingress struct {
+	// Namespace is where Traefik runs.
+	Namespace string `json:"namespace"`
+	// PodLabels select Traefik's pods, for the NetworkPolicy that admits them.
+	PodLabels map[string]string `json:"podLabels" jsonschema:"minProperties=1"`
+	// EntryPoints are Traefik's entry point names (defaults web and websecure).
+	EntryPoints EntryPoints `json:"entryPoints,omitzero"`
+	// Domains are the DNS suffixes teams may use for hosts on this cluster.
+	Domains []string `json:"domains" jsonschema:"minItems=1"`
+	// AllowWildcardHosts lets teams claim wildcard hosts (*.example.com).
+	AllowWildcardHosts bool `json:"allowWildcardHosts,omitempty"`
+	// SourceRanges restrict the sources of every exposed app on the cluster (CIDRs).
+	SourceRanges []string `json:"sourceRanges,omitempty"`
+	// RateLimit is the default rate limit for exposed apps.
+	RateLimit RateLimit `json:"rateLimit"`
+	// Headers are the default security headers; teams may tighten them.
+	Headers DefaultHeaders `json:"headers,omitzero"`
+}
+
+// EntryPoints name Traefik's HTTP and HTTPS entry points.
+type EntryPoints struct {
+	// Web is the plain-HTTP entry point, which only redirects (default web).
+	Web string `json:"web,omitempty"`
+	// WebSecure is the HTTPS entry point (default websecure).
+	WebSecure string `json:"websecure,omitempty"`
+}
+
+// DefaultHeaders are the cluster's default security headers.
+type DefaultHeaders struct {
+	// HSTSMaxAgeSeconds is the Strict-Transport-Security max-age (default 31536000).
+	HSTSMaxAgeSeconds int64 `json:"hstsMaxAgeSeconds,omitempty"`
+	// ReferrerPolicy is the default Referrer-Policy (default strict-origin-when-cross-origin).
+	ReferrerPolicy string `json:"referrerPolicy,omitempty"`
+	// ContentSecurityPolicy is the default Content-Security-Policy, if any.
+	ContentSecurityPolicy string `json:"contentSecurityPolicy,omitempty"`
+}
+
+// TLS is how the cluster issues certificates with cert-manager.
+type TLS struct {
+	// Issuer is the cluster's ClusterIssuer.
+	Issuer Issuer `json:"issuer"`
+	// Duration is the certificates' lifetime (default 2160h).
+	Duration string `json:"duration,omitempty"`
+	// RenewBefore is when to renew before expiry (default 720h).
+	RenewBefore string `json:"renewBefore,omitempty"`
+}
+
+// Issuer is an ACME ClusterIssuer.
+type Issuer struct {
+	// Name is the ClusterIssuer's name.
+	Name string `json:"name"`
+	// Server is the ACME directory URL.
+	Server string `json:"server" jsonschema:"pattern=^https://"`
+	// Email is the ACME account's e-mail address.
+	Email string `json:"email"`
+	// Solver is http01 (through Traefik) or dns01.
+	Solver string `json:"solver" jsonschema:"enum=http01,enum=dns01"`
+	// DNS01 configures the DNS-01 solver.
+	DNS01 *DNS01 `json:"dns01,omitempty"`
+}
+
+// DNS01 configures cert-manager's DNS-01 solver for Azure DNS or Cloudflare.
+type DNS01 struct {
+	// Provider is azureDNS or cloudflare.
+	Provider string `json:"provider" jsonschema:"enum=azureDNS,enum=cloudflare"`
+	// Zone is the DNS zone (Azure DNS) or ignored.
+	Zone string `json:"zone,omitempty"`
+	// ResourceGroup is the Azure resource group of the zone.
+	ResourceGroup string `json:"resourceGroup,omitempty"`
+	// SubscriptionID is the Azure subscription of the zone.
+	SubscriptionID string `json:"subscriptionID,omitempty"`
+	// SecretName holds the provider's API token (Cloudflare).
+	SecretName string `json:"secretName,omitempty"`
+}
+
+// Policy configures the admission policies rendered for the cluster.
+type Policy struct {
+	// Mode is Audit or Enforce (default: Enforce on production, Audit elsewhere).
+	Mode PolicyMode `json:"mode,omitempty" jsonschema:"enum=Audit,enum=Enforce"`
+	// AllowedRegistries are the registry prefixes images may come from.
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+}
+
+// Scan is the supply-chain gate.
+type Scan struct {
+	// SeverityThreshold fails the render on findings at or above it (default HIGH on
+	// production, CRITICAL elsewhere).
+	SeverityThreshold Severity `json:"severityThreshold,omitempty" jsonschema:"enum=LOW,enum=MEDIUM,enum=HIGH,enum=CRITICAL"`
+	// IgnoreUnfixed ignores findings that have no fixed version yet.
+	IgnoreUnfixed bool `json:"ignoreUnfixed,omitempty"`
+}
+
+// EgressPolicy is what the platform allows for egress outside the cluster.
+type EgressPolicy struct {
+	// AllowAnywhere lets teams ask for 0.0.0.0/0.
+	AllowAnywhere bool `json:"allowAnywhere,omitempty"`
+	// FQDNFallbackCIDRs, on clusters that cannot enforce host names, are the CIDRs a
+	// host-name egress falls back to; without them, host-name egress is an error there.
+	FQDNFallbackCIDRs []string `json:"fqdnFallbackCIDRs,omitempty"`
+}

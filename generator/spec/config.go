@@ -1,0 +1,38 @@
+package spec
+
+// Config is the repository's optional top-level configuration, read from rampart.yaml.
+// It holds settings that are not per cluster: where images and the vulnerability
+// database come from, and where scan results are cached.
+type Config struct {
+	// APIVersion must be rampart.dev/v1alpha1.
+	APIVersion string `json:"apiVersion" jsonschema:"enum=rampart.dev/v1alpha1"`
+	// Kind must be Config.
+	Kind string `json:"kind" jsonschema:"enum=Config"`
+	// Scan configures image resolution and scanning.
+	Scan ScanConfig `json:"scan,omitzero"`
+}
+
+// ScanConfig configures the supply-chain stage. Relative paths are relative to the
+// repository root.
+type ScanConfig struct {
+	// DBDir holds Trivy's vulnerability database (trivy.db and metadata.json), as
+	// `trivy image --download-db-only --cache-dir C` leaves it in C/db.
+	DBDir string `json:"dbDir"`
+	// MaxDBAge is how old the database may be before the render refuses it, as a Go
+	// duration (e.g. 72h); empty means no limit.
+	MaxDBAge string `json:"maxDBAge,omitempty"`
+	// CacheDir keeps scan results by image digest and database version between runs
+	// (e.g. .rampart/cache); empty keeps nothing.
+	CacheDir string `json:"cacheDir,omitempty"`
+	// DockerConfig is a docker config.json with registry credentials (default:
+	// $DOCKER_CONFIG or ~/.docker/config.json).
+	DockerConfig string `json:"dockerConfig,omitempty"`
+	// Mirrors maps a registry host to the mirror to pull its images from, e.g.
+	// "docker.io": "mirror.example.com/dockerhub". Pinned references keep the original name.
+	Mirrors map[string]string `json:"mirrors,omitempty"`
+	// InsecureRegistries are registry hosts reached over plain HTTP.
+	InsecureRegistries []string `json:"insecureRegistries,omitempty"`
+	// OCILayout, when set, is an OCI image layout directory that serves every image
+	// (by its full reference); no registry is contacted. The examples use it offline.
+	OCILayout string `json:"ociLayout,omitempty"`
+}

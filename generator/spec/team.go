@@ -1,0 +1,288 @@
+package spec
+
+import (
+	"github.com/fluxcd/pkg/apis/kustomize"
+)
+
+// APIVersion is the version of every Rampart input document.
+const APIVersion = "rampart.dev/v1alpha1"
+
+// Document kinds.
+const (
+	KindTeam    = "Team"
+	KindCluster = "Cluster"
+	KindConfig  = "Config"
+)
+
+// Team is one team's spec, read from teams/<team>.yaml. The team's name is its
+// namespace on every cluster it runs on.
+type Team struct {
+	// APIVersion must be rampart.dev/v1alpha1.
+	APIVersion string `json:"apiVersion" jsonschema:"enum=rampart.dev/v1alpha1"`
+	// Kind must be Team.
+	Kind string `json:"kind" jsonschema:"enum=Team"`
+	// Metadata names the team; the name must match the file name.
+	Metadata Metadata `json:"metadata"`
+	// Spec describes the team's apps, people and exceptions.
+	Spec TeamSpec `json:"spec"`
+}
+
+// Metadata names a document.
+type Metadata struct {
+	// Name is a DNS label (lowercase letters, digits and '-', at most 63 characters).
+	Name string `json:"name" jsonschema:"pattern=^[a-z]([-a-z0-9]*[a-z0-9])?$,maxLength=63"`
+}
+
+// TeamSpec is what a team declares.
+type TeamSpec struct {
+	// Owners are the people accountable for the team's services (e-mail addresses).
+	Owners []string `json:"owners" jsonschema:"minItems=1"`
+	// Groups are identity-provider groups (e.g. Entra ID object IDs) given access to the
+	// team's namespace: view on production clusters, edit elsewhere.
+	Groups []Group `json:"groups,omitempty"`
+	// Clusters are the clusters the team runs on (names of clusters/<name>/cluster.yaml).
+	Clusters []string `json:"clusters" jsonschema:"minItems=1"`
+	// Apps are the team's services.
+	Apps []App `json:"apps" jsonschema:"minItems=1"`
+	// Charts are Helm charts rendered into the team's namespace.
+	Charts []Chart `json:"charts,omitempty"`
+	// Exceptions are time-limited waivers, each with a reason and an expiry date.
+	Exceptions Exceptions `json:"exceptions,omitzero"`
+	// Patches are Flux-format kustomize patches applied to the team's rendered objects.
+	// They may not weaken the restricted Pod Security level or leave the namespace.
+	Patches []kustomize.Patch `json:"patches,omitempty"`
+	// Images override image names, tags or digests, in Flux's format.
+	Images []kustomize.Image `json:"images,omitempty"`
+}
+
+// Group binds an identity-provider group to the team's namespace.
+type Group struct {
+	// Name names the group's RoleBinding (group-<name>); a DNS label.
+	Name string `json:"name" jsonschema:"pattern=^[a-z]([-a-z0-9]*[a-z0-9])?$,maxLength=57"`
+	// ID is the group's subject as the API server sees it (for Entra ID, its object ID).
+	ID string `json:"id" jsonschema:"minLength=1"`
+}
+
+// App is one service: a Deployment with its Service, ServiceAccount and policies.
+type App struct {
+	// Name is a DNS label, unique within the team.
+	Name string `json:"name" jsonschema:"pattern=^[a-z]([-a-z0-9]*[a-z0-9])?$,maxLength=63"`
+	// Image is the container image, with a tag or a digest (repo:tag, repo@sha256:..., or both).
+	Image string `json:"image" jsonschema:"minLength=1"`
+	// Port is the container port the app serves on; 1024 or higher, because the app runs as a non-root user.
+	Port int32 `json:"port" jsonschema:"minimum=1024,maximum=65535"`
+	// Protocol is how the app speaks on its port; it shapes mesh and ingress policy.
+	Protocol Protocol `json:"protocol,omitempty" jsonschema:"enum=http,enum=grpc,enum=tcp,default=http"`
+	// Replicas is the number of pods (default 2). More than one gets a PodDisruptionBudget.
+	Replicas *int32 `json:"replicas,omitempty" jsonschema:"minimum=1,maximum=100"`
+	// Command overrides the image's entrypoint.
+	Command []string `json:"command,omitempty"`
+	// Args are the arguments to the entrypoint.
+	Args []string `json:"args,omitempty"`
+	// Resources are the app's CPU and memory; memory is always required.
+	Resources Resources `json:"resources"`
+	// Env are plain environment variables.
+	Env []EnvVar `json:"env,omitempty"`
+	// SecretEnv are environment variables read from Secrets in the team's namespace.
+	SecretEnv []SecretEnvVar `json:"secretEnv,omitempty"`
+	// WritablePaths are absolute paths mounted as emptyDir; the rest of the root filesystem is read-only.
+	WritablePaths []string `json:"writablePaths,omitempty"`
+	// Probes are HTTP health checks on the app's port.
+	Probes Probes `json:"probes,omitzero"`
+	// RunAsUser is the non-zero UID (and GID) the app runs as (default 10001).
+	RunAsUser *int64 `json:"runAsUser,omitempty" jsonschema:"minimum=1"`
+	// Expose makes the app reachable from outside the cluster through the ingress controller.
+	Expose *Expose `json:"expose,omitempty"`
+	// Calls are the apps this app talks to; each renders network and mesh allows.
+	Calls []Call `json:"calls,omitempty"`
+	// AllowCallsFrom gives consent to callers from other teams.
+	AllowCallsFrom []CallerRef `json:"allowCallsFrom,omitempty"`
+	// Egress are destinations outside the cluster this app may reach.
+	Egress []Egress `json:"egress,omitempty"`
+}
+
+// Protocol is what an app speaks on its port.
+type Protocol string
+
+// Protocols.
+const (
+	ProtocolHTTP Protocol = "http"
+	ProtocolGRPC Protocol = "grpc"
+	ProtocolTCP  Protocol = "tcp"
+)
+
+// Resources are an app's compute requests; memory is also its limit.
+type Resources struct {
+	// CPU is the CPU request, e.g. 250m (no CPU limit is set unless CPULimit is).
+	CPU string `json:"cpu,omitempty"`
+	// Memory is the memory request and limit, e.g. 256Mi.
+	Memory string `json:"memory"`
+	// CPULimit is an optional CPU limit.
+	CPULimit string `json:"cpuLimit,omitempty"`
+	// MemoryLimit raises the memory limit above the request.
+	MemoryLimit string `json:"memoryLimit,omitempty"`
+}
+
+// EnvVar is a plain environment variable.
+type EnvVar struct {
+	// Name is the variable's name.
+	Name string `json:"name" jsonschema:"pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
+	// Value is the variable's value.
+	Value string `json:"value"`
+}
+
+// SecretEnvVar is an environment variable read from a Secret key.
+type SecretEnvVar struct {
+	// Name is the variable's name.
+	Name string `json:"name" jsonschema:"pattern=^[A-Za-z_][A-Za-z0-9_]*$"`
+	// Secret is the Secret's name in the team's namespace.
+	Secret string `json:"secret"`
+	// Key is the key within the Secret.
+	Key string `json:"key"`
+}
+
+// Probes are an app's health checks.
+type Probes struct {
+	// Liveness restarts the container when it fails.
+	Liveness *Probe `json:"liveness,omitempty"`
+	// Readiness takes the pod out of the Service when it fails.
+	Readiness *Probe `json:"readiness,omitempty"`
+	// Startup holds off the other probes until the app has started.
+	Startup *Probe `json:"startup,omitempty"`
+}
+
+// Probe is an HTTP GET on the app's port.
+type Probe struct {
+	// Path is the HTTP path, starting with '/'.
+	Path string `json:"path" jsonschema:"pattern=^/"`
+	// InitialDelaySeconds waits before the first probe.
+	InitialDelaySeconds int32 `json:"initialDelaySeconds,omitempty" jsonschema:"minimum=0"`
+	// PeriodSeconds is the interval between probes (default 10).
+	PeriodSeconds int32 `json:"periodSeconds,omitempty" jsonschema:"minimum=1"`
+	// FailureThreshold is how many failures in a row count as failed (default 3).
+	FailureThreshold int32 `json:"failureThreshold,omitempty" jsonschema:"minimum=1"`
+}
+
+// Expose publishes an app through the cluster's ingress controller over HTTPS.
+type Expose struct {
+	// Hosts are the DNS names the app answers on. A single label (e.g. "pay") becomes
+	// <label>.<first domain of the cluster>, so one spec serves every cluster; a full
+	// name must lie inside the cluster's domains. Each host is unique on a cluster.
+	Hosts []string `json:"hosts" jsonschema:"minItems=1"`
+	// Paths are path prefixes routed to the app (default "/").
+	Paths []string `json:"paths,omitempty"`
+	// RateLimit limits requests per source IP.
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+	// IPAllowList restricts the source addresses (CIDRs) that may reach the app.
+	IPAllowList []string `json:"ipAllowList,omitempty"`
+	// Headers tighten the cluster's default security headers.
+	Headers *SecurityHeaders `json:"headers,omitempty"`
+}
+
+// RateLimit is Traefik's rate limit: Average requests per Period, with bursts up to Burst.
+type RateLimit struct {
+	// Average is the sustained number of requests allowed per period.
+	Average int64 `json:"average"`
+	// Burst is the largest number of requests allowed at once; at least Average.
+	Burst int64 `json:"burst"`
+	// Period is the window for Average, e.g. 1s or 1m (default 1s).
+	Period string `json:"period,omitempty"`
+}
+
+// SecurityHeaders are response headers a team may tighten beyond the cluster default.
+type SecurityHeaders struct {
+	// HSTSMaxAgeSeconds is the Strict-Transport-Security max-age; it may only be raised.
+	HSTSMaxAgeSeconds int64 `json:"hstsMaxAgeSeconds,omitempty"`
+	// ContentSecurityPolicy sets the Content-Security-Policy header.
+	ContentSecurityPolicy string `json:"contentSecurityPolicy,omitempty"`
+	// ReferrerPolicy sets the Referrer-Policy header.
+	ReferrerPolicy string `json:"referrerPolicy,omitempty"`
+}
+
+// Call declares that an app calls another app. A call to another team's app also needs
+// that app's consent (allowCallsFrom).
+type Call struct {
+	// Team is the callee's team (default: the caller's own team).
+	Team string `json:"team,omitempty"`
+	// App is the callee app's name.
+	App string `json:"app"`
+	// Port is the callee's port (default: the port the callee serves on).
+	Port int32 `json:"port,omitempty" jsonschema:"minimum=1,maximum=65535"`
+	// Methods are the HTTP methods allowed (default: all).
+	Methods []string `json:"methods,omitempty"`
+	// Paths are the HTTP paths allowed, Istio-style ("/v1/*") (default: all).
+	Paths []string `json:"paths,omitempty"`
+}
+
+// CallerRef names an app of another team that may call this app.
+type CallerRef struct {
+	// Team is the calling team.
+	Team string `json:"team"`
+	// App is the calling app (default: any app of that team).
+	App string `json:"app,omitempty"`
+}
+
+// Egress is a destination outside the cluster: a CIDR or a host name, and ports.
+type Egress struct {
+	// CIDR is an IP range, e.g. 10.20.0.0/16. Set CIDR or Host, not both.
+	CIDR string `json:"cidr,omitempty"`
+	// Host is a DNS name, or a pattern such as *.example.com (Cilium clusters only).
+	Host string `json:"host,omitempty"`
+	// Ports are the destination ports.
+	Ports []EgressPort `json:"ports" jsonschema:"minItems=1"`
+}
+
+// EgressPort is a destination port.
+type EgressPort struct {
+	// Port is the port number.
+	Port int32 `json:"port" jsonschema:"minimum=1,maximum=65535"`
+	// Protocol is TCP (default) or UDP.
+	Protocol string `json:"protocol,omitempty" jsonschema:"enum=TCP,enum=UDP"`
+}
+
+// Chart is a Helm chart rendered into the team's namespace, without cluster lookups.
+type Chart struct {
+	// Name is the release name, a DNS label unique within the team.
+	Name string `json:"name" jsonschema:"pattern=^[a-z]([-a-z0-9]*[a-z0-9])?$,maxLength=53"`
+	// Path is the chart's directory, relative to the repository root.
+	Path string `json:"path"`
+	// Values are the chart's values.
+	Values map[string]any `json:"values,omitempty"`
+}
+
+// Exceptions are time-limited waivers. An expired exception no longer applies.
+type Exceptions struct {
+	// Vulnerabilities waive scan findings.
+	Vulnerabilities []VulnerabilityException `json:"vulnerabilities,omitempty"`
+	// Policies waive admission policy rules for some apps.
+	Policies []PolicyException `json:"policies,omitempty"`
+}
+
+// VulnerabilityException waives one vulnerability in some images until a date.
+type VulnerabilityException struct {
+	// ID is the vulnerability's ID, e.g. CVE-2024-1234 or GHSA-xxxx-xxxx-xxxx.
+	ID string `json:"id" jsonschema:"minLength=1"`
+	// Images are the image repositories the exception covers (e.g. registry.example.com/payments/api).
+	Images []string `json:"images" jsonschema:"minItems=1"`
+	// Reason says why the finding is acceptable for now.
+	Reason string `json:"reason" jsonschema:"minLength=10"`
+	// Expires is the last day the exception applies (YYYY-MM-DD).
+	Expires Date `json:"expires"`
+}
+
+// PolicyException waives admission policy rules for some apps until a date.
+type PolicyException struct {
+	// Policy is the admission policy's name.
+	Policy string `json:"policy"`
+	// Rules are the waived rules (default: all rules of the policy).
+	Rules []string `json:"rules,omitempty"`
+	// Apps are the team's apps the exception covers.
+	Apps []string `json:"apps" jsonschema:"minItems=1"`
+	// Reason says why the exception is needed.
+	Reason string `json:"reason" jsonschema:"minLength=10"`
+	// Expires is the last day the exception applies (YYYY-MM-DD).
+	Expires Date `json:"expires"`
+}
+
+// Date is a calendar day, YYYY-MM-DD.
+type Date string

@@ -1,0 +1,224 @@
+// Package verify judges a cluster's rendered tree before anything is written. It takes
+// a manifest.Cluster and gives diagnostics naming each bad object as Kind/ns/name:
+//   - every object decodes strictly into its upstream Go type;
+//   - every pod template passes the Pod Security Standard "restricted" level, checked
+//     by k8s.io/pod-security-admission (after the team's patches);
+//   - tenant isolation: a team's directory holds only namespaced objects in the team's
+//     namespace, of kinds its Flux reconciler is granted; a tenant file holds only the
+//     team's namespace and objects in it;
+//   - no object is rendered twice, and every directory builds with Flux's own build.
+package verify
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/manifest"
+)
+
+// TenantReconcilerRole is the ClusterRole the platform layer renders for every team's
+// Flux reconciler; it bounds what a team directory may contain.
+const TenantReconcilerRole = "rampart:tenant-reconciler"
+
+// Options say what the cluster expects.
+type Options struct {
+	// KubernetesVersion is the cluster's minor version, e.g. "1.33", for the Pod
+	// Security checks.
+	KubernetesVersion string
+}
+
+// Cluster verifies one cluster's rendered tree.
+func Cluster(c *manifest.Cluster, opts Options) diag.List {
+	v := &verifier{cluster: c}
+	v.lv = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+	if opts.KubernetesVersion != "" {
+		ver, err := psaapi.ParseVersion("v" + opts.KubernetesVersion)
+		if err != nil {
+			v.add(diag.Diagnostic{File: path.Join(c.Dir(), "cluster.yaml"), Field: "spec.kubernetesVersion", Message: err.Error()})
+		} else {
+			v.lv.Version = ver
+		}
+	}
+	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		v.add(diag.Diagnostic{Message: fmt.Sprintf("loading the Pod Security checks: %v", err)})
+		return v.diags.Sort()
+	}
+	v.pss = evaluator
+	v.grants = tenantGrants(c)
+	seen := map[string]string{}
+	for _, f := range c.Files {
+		for _, o := range f.Objects {
+			key := o.GetAPIVersion() + "/" + manifest.Ref(o)
+			if other, dup := seen[key]; dup {
+				v.obj(f, o, fmt.Sprintf("rendered twice (also in %s); object names must be unique", other), "")
+			}
+			seen[key] = f.Path
+			v.object(f, o)
+		}
+	}
+	v.build()
+	return v.diags.Sort()
+}
+
+type verifier struct {
+	cluster *manifest.Cluster
+	lv      psaapi.LevelVersion
+	pss     policy.Evaluator
+	grants  map[string]bool // "group/resource"
+	diags   diag.List
+}
+
+func (v *verifier) add(d diag.Diagnostic) {
+	if d.Severity == "" {
+		d.Severity = diag.Error
+	}
+	v.diags = append(v.diags, d)
+}
+
+func (v *verifier) obj(f *manifest.File, o *unstructured.Unstructured, msg, hint string) {
+	v.add(diag.Diagnostic{File: f.Path, Object: manifest.Ref(o), Message: msg, Hint: hint})
+}
+
+func (v *verifier) object(f *manifest.File, o *unstructured.Unstructured) {
+	gvk := o.GroupVersionKind()
+	k, known := kinds[gvk]
+	if !known {
+		v.obj(f, o, fmt.Sprintf("kind %s %s is not one Rampart may render", o.GetAPIVersion(), o.GetKind()),
+			"a layer that renders a new kind registers its upstream Go type in generator/verify/kinds.go")
+		return
+	}
+	typed := k.newObject()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(o.Object, typed, true); err != nil {
+		v.obj(f, o, fmt.Sprintf("does not decode into %s: %v", gvk.Kind, err), "fix the template or patch that sets this field")
+		return
+	}
+	v.isolation(f, o, k)
+	if meta, spec, ok := podTemplate(typed); ok {
+		v.podSecurity(f, o, meta, spec)
+	}
+}
+
+// isolation enforces what each layer may contain.
+func (v *verifier) isolation(f *manifest.File, o *unstructured.Unstructured, k kind) {
+	ns := o.GetNamespace()
+	switch f.Layer {
+	case manifest.LayerTeam:
+		switch {
+		case !k.namespaced:
+			v.obj(f, o, "a team directory may not contain cluster-scoped objects", "cluster-wide objects belong to the platform layer (lib/platform.libsonnet)")
+		case ns != f.Team:
+			v.obj(f, o, fmt.Sprintf("is outside namespace %q; a team's objects stay in its own namespace", f.Team), "remove the namespace override from the spec, patch or chart")
+		case !v.grants[o.GroupVersionKind().Group+"/"+k.resource]:
+			v.obj(f, o, fmt.Sprintf("the team's Flux reconciler may not manage %s (it is not granted in ClusterRole %s)", k.resource, TenantReconcilerRole),
+				"render it in the platform or tenant layer, or grant it in lib/platform.libsonnet's tenantRules")
+		}
+	case manifest.LayerTenant:
+		if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
+			if o.GetName() != f.Team {
+				v.obj(f, o, fmt.Sprintf("a tenant file may only create the team's own namespace %q", f.Team), "")
+			}
+		} else if !k.namespaced || ns != f.Team {
+			v.obj(f, o, fmt.Sprintf("a tenant file may only hold objects in namespace %q", f.Team), "")
+		}
+	}
+}
+
+func (v *verifier) podSecurity(f *manifest.File, o *unstructured.Unstructured, meta *metav1.ObjectMeta, spec *corev1.PodSpec) {
+	results := v.pss.EvaluatePod(v.lv, meta, spec)
+	for _, r := range results {
+		if r.Allowed {
+			continue
+		}
+		v.obj(f, o, fmt.Sprintf("violates Pod Security %q (%s): %s: %s", v.lv.Level, v.lv.Version, r.ForbiddenReason, r.ForbiddenDetail),
+			"pods must run as non-root with no privilege escalation, all capabilities dropped and the RuntimeDefault seccomp profile; a patch may not weaken this")
+	}
+}
+
+// podTemplate returns the pod template of workload kinds.
+func podTemplate(obj any) (*metav1.ObjectMeta, *corev1.PodSpec, bool) {
+	switch t := obj.(type) {
+	case *corev1.Pod:
+		return &t.ObjectMeta, &t.Spec, true
+	case *appsv1.Deployment:
+		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
+	case *appsv1.StatefulSet:
+		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
+	case *appsv1.DaemonSet:
+		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
+	case *batchv1.Job:
+		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
+	case *batchv1.CronJob:
+		return &t.Spec.JobTemplate.Spec.Template.ObjectMeta, &t.Spec.JobTemplate.Spec.Template.Spec, true
+	}
+	return nil, nil, false
+}
+
+// tenantGrants reads what the platform layer's tenant reconciler role grants.
+func tenantGrants(c *manifest.Cluster) map[string]bool {
+	grants := map[string]bool{}
+	for _, f := range c.Files {
+		if f.Layer != manifest.LayerPlatform {
+			continue
+		}
+		for _, o := range f.Objects {
+			if o.GetKind() != "ClusterRole" || o.GetName() != TenantReconcilerRole {
+				continue
+			}
+			var role rbacv1.ClusterRole
+			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &role) != nil {
+				continue
+			}
+			for _, r := range role.Rules {
+				for _, g := range r.APIGroups {
+					for _, res := range r.Resources {
+						grants[g+"/"+res] = true
+					}
+				}
+			}
+		}
+	}
+	return grants
+}
+
+// build runs Flux's own kustomize build on the cluster root (platform and tenants)
+// and on every team directory, in memory.
+func (v *verifier) build() {
+	fs := filesys.MakeFsInMemory()
+	dirs := map[string]bool{}
+	for _, f := range v.cluster.Files {
+		b, err := f.Encode()
+		if err != nil {
+			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
+			return
+		}
+		if err := fs.WriteFile("/"+f.Path, b); err != nil {
+			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
+			return
+		}
+		if path.Base(f.Path) == "kustomization.yaml" && (f.Layer == manifest.LayerRoot || f.Layer == manifest.LayerTeam) {
+			dirs[path.Dir(f.Path)] = true
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		if _, err := fluxkustomize.Build(fs, "/"+dir); err != nil {
+			v.add(diag.Diagnostic{File: dir + "/kustomization.yaml", Message: "Flux's kustomize build fails: " + strings.TrimSpace(err.Error())})
+		}
+	}
+}

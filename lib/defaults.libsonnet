@@ -1,0 +1,44 @@
+// The platform's security and operational defaults, in one place. A change here
+// reaches every team's output on the next render.
+{
+  app: {
+    replicas: 2,
+    runAsUser: 10001,
+    protocol: 'http',
+    probe: { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
+    revisionHistoryLimit: 5,
+    terminationGracePeriodSeconds: 30,
+    // emptyDir size limit for each declared writable path.
+    writableSizeLimit: '256Mi',
+  },
+  cluster: {
+    fluxNamespace: 'flux-system',
+    rootKustomization: 'flux-system',
+    branch: 'main',
+    interval: '10m',
+    // Timeout for a tenant's Flux Kustomization (wait for health).
+    tenantTimeout: '5m',
+  },
+  // The ClusterRole every team's Flux reconciler is bound to, inside its namespace only.
+  tenantReconcilerRole: 'rampart:tenant-reconciler',
+  tenantReconcilerServiceAccount: 'flux-reconciler',
+  // Role for people: read-only in production (changes go through Git), edit elsewhere.
+  groupRole(environment):: if environment == 'production' then 'view' else 'edit',
+  // Ingress and TLS (lib/ingress.libsonnet). generator/load/check_ingress.go holds
+  // the same HSTS and referrer-policy defaults for its "may not loosen" checks.
+  ingress: {
+    entryPoints: { web: 'web', websecure: 'websecure' },
+    // Ingress class of the Ingress cert-manager creates for an HTTP-01 challenge.
+    ingressClass: 'traefik',
+    // Key of the Cloudflare API token in the DNS-01 solver's Secret.
+    cloudflareTokenKey: 'api-token',
+    paths: ['/'],
+    rateLimit: { period: '1s', ipv6Subnet: 64 },
+    headers: { hstsMaxAgeSeconds: 31536000, referrerPolicy: 'strict-origin-when-cross-origin' },
+    certificate: {
+      duration: '2160h',
+      renewBefore: '720h',
+      privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
+    },
+  },
+}

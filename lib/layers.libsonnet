@@ -1,0 +1,8 @@
+// The layers beyond the workload, in order. Each exports objects(team, cluster, peers)
+// giving {tenant: [...], files: {...}}, platform(cluster, teams) giving files, and
+// tenantRules: the kinds its team files hold, granted to every team's reconciler.
+[
+  import 'network.libsonnet',
+  import 'mesh.libsonnet',
+  import 'ingress.libsonnet',
+]

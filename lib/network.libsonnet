@@ -1,0 +1,227 @@
+// Network segmentation (layer 3/4): per team namespace a default deny for ingress and
+// egress, DNS egress, and per app the allows its declared intents need: ingress from
+// the ingress controller for exposed apps, east-west allows for every call the callee
+// consents to (an egress rule on the caller, an ingress rule on the callee, pod- and
+// namespace-selected, on that port only), egress to CIDRs, and host-name egress as a
+// CiliumNetworkPolicy with toFQDNs on Cilium clusters.
+//
+// Every object goes to the tenant layer, applied by the cluster's reconciler: the
+// team's patches never reach it and the team's reconciler is granted no network kinds,
+// so neither can widen a rule, drop the baseline, or open egress the platform refuses.
+local k = import 'k.libsonnet';
+local mesh = import 'mesh.libsonnet';
+local workload = import 'workload.libsonnet';
+
+local nsLabel = 'kubernetes.io/metadata.name';
+
+// Names of the namespace baseline. Per-app objects are named after the app, so an app
+// cannot be called like these (the verify stage refuses an object rendered twice).
+local names = {
+  defaultDeny: 'default-deny',
+  dns: 'allow-dns',
+  mesh: 'allow-mesh',
+};
+
+local get = k.get;
+
+// uniq drops repeated elements and keeps the first of each, in order (two calls of
+// one caller to one callee differ in methods and paths, not in their network rule).
+local uniq(xs) = std.foldl(function(acc, x) if std.member(acc, x) then acc else acc + [x], xs, []);
+
+local apps(team) = get(team.spec, 'apps', []);
+local appNamed(team, name) = [a for a in apps(team) if a.name == name];
+
+// consents says whether callee (an app of calleeTeam) accepts calls from callerApp of
+// callerTeam: calls inside a team need no consent, others need allowCallsFrom.
+local consents(calleeTeam, callee, callerTeam, callerApp) =
+  callerTeam == calleeTeam.metadata.name ||
+  std.length([
+    r
+    for r in get(callee, 'allowCallsFrom', [])
+    if r.team == callerTeam && (get(r, 'app', '') == '' || r.app == callerApp)
+  ]) > 0;
+
+// teamOf returns the team of that name on the cluster, or null.
+local teamOf(peers, team, name) =
+  if name == team.metadata.name then team
+  else if std.objectHas(peers, name) then peers[name]
+  else null;
+
+// edge resolves one declared call into the edge it renders, or null when it renders
+// nothing on this cluster: the callee's team does not run here, the app or port does
+// not exist (the loader reports those), or the callee does not consent.
+local edge(peers, team, app, call) =
+  local calleeTeamName = get(call, 'team', team.metadata.name);
+  local calleeTeam = teamOf(peers, team, calleeTeamName);
+  local found = if calleeTeam == null then [] else appNamed(calleeTeam, call.app);
+  if std.length(found) == 0 then null
+  else
+    local callee = found[0];
+    local port = get(call, 'port', callee.port);
+    if port != callee.port || !consents(calleeTeam, callee, team.metadata.name, app.name) then null
+    else {
+      from: { team: team.metadata.name, app: app.name },
+      to: { team: calleeTeamName, app: callee.name, port: port, protocol: workload.protocol(callee) },
+      methods: get(call, 'methods', []),
+      paths: get(call, 'paths', []),
+    };
+
+// allTeams is every team on the cluster, the rendered team included once.
+local allTeams(team, peers) =
+  [peers[n] for n in std.objectFields(peers) if n != team.metadata.name] + [team];
+
+{
+  names:: names,
+
+  // outgoing are the edges an app of the team renders as a caller.
+  outgoing(team, peers, app)::
+    std.filter(function(e) e != null, [edge(peers, team, app, c) for c in get(app, 'calls', [])]),
+
+  // incoming are the edges into one app of the team, from every team on the cluster,
+  // sorted by caller so the output does not depend on the order of the peers.
+  incoming(team, peers, app)::
+    local all = std.flattenArrays([
+      std.flattenArrays([$.outgoing(t, peers, a) for a in apps(t)])
+      for t in allTeams(team, peers)
+    ]);
+    std.sort(
+      [e for e in all if e.to.team == team.metadata.name && e.to.app == app.name],
+      function(e) e.from.team + '/' + e.from.app,
+    ),
+
+  // hostEgress and cidrEgress split an app's egress by kind.
+  hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''],
+  cidrEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
+
+  cilium(cluster):: get(cluster.spec, 'cni', '') == 'cilium',
+
+  local ports(ps) = [{ protocol: get(p, 'protocol', 'TCP'), port: p.port } for p in ps],
+  local tcp(port) = [{ protocol: 'TCP', port: port }],
+  local nsSelector(name) = { matchLabels: { [nsLabel]: name } },
+  local podsOf(ns, labels) = { namespaceSelector: nsSelector(ns), podSelector: { matchLabels: labels } },
+
+  policy(name, ns, spec)::
+    k.object('networking.k8s.io/v1', 'NetworkPolicy', name, ns, k.labels(ns)) { spec: spec },
+
+  // baseline is the namespace's default deny, DNS egress and, when the mesh is on,
+  // what sidecars need to start.
+  baseline(team, cluster)::
+    local ns = team.metadata.name;
+    local dns = cluster.spec.dns;
+    [
+      $.policy(names.defaultDeny, ns, {
+        podSelector: {},
+        policyTypes: ['Ingress', 'Egress'],
+      }),
+      $.policy(names.dns, ns, {
+        podSelector: {},
+        policyTypes: ['Egress'],
+        egress: [{
+          to: [podsOf(dns.namespace, dns.podLabels)],
+          ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+        }],
+      }),
+    ] + (
+      if mesh.sidecars(cluster) then [
+        $.policy(names.mesh, ns, {
+          podSelector: {},
+          policyTypes: ['Egress'],
+          egress: [{
+            to: [podsOf(mesh.rootNamespace(cluster), mesh.istiodLabels)],
+            ports: [{ protocol: 'TCP', port: p } for p in mesh.istiodPorts],
+          }],
+        }),
+      ] else []
+    ),
+
+  // ingressSources are the peers that reach an exposed app from outside the cluster:
+  // the ingress controller and, when the mesh has one, its ingress gateway.
+  ingressSources(cluster)::
+    local ing = cluster.spec.ingress;
+    local gw = mesh.ingressGateway(cluster);
+    [podsOf(ing.namespace, ing.podLabels)] +
+    (if gw == null then []
+     else [{ namespaceSelector: nsSelector(gw.namespace), podSelector: { matchLabels: get(gw, 'podLabels', {}) } }]),
+
+  // fallbackCIDRs are where host-name egress goes on a cluster that cannot enforce
+  // host names (the loader refuses host-name egress there without them).
+  fallbackCIDRs(cluster):: get(get(cluster.spec, 'egress', {}), 'fqdnFallbackCIDRs', []),
+
+  // appPolicy is one app's allows: ingress from the ingress controller and from every
+  // consenting caller, egress to every callee, to CIDRs, and (off Cilium) to the
+  // platform's fallback CIDRs for host names.
+  appPolicy(team, cluster, peers, app)::
+    local ns = team.metadata.name;
+    local inbound = $.incoming(team, peers, app);
+    local outbound = $.outgoing(team, peers, app);
+    local exposed = get(app, 'expose', null) != null;
+    local hosts = $.hostEgress(app);
+    local ingress =
+      (if exposed then [{ from: $.ingressSources(cluster), ports: tcp(app.port) }] else []) +
+      [
+        { from: [podsOf(e.from.team, k.selector(e.from.app))], ports: tcp(e.to.port) }
+        for e in inbound
+      ];
+    local egress =
+      [
+        { to: [podsOf(e.to.team, k.selector(e.to.app))], ports: tcp(e.to.port) }
+        for e in outbound
+      ] +
+      [
+        { to: [{ ipBlock: { cidr: e.cidr } }], ports: ports(e.ports) }
+        for e in $.cidrEgress(app)
+      ] +
+      (if $.cilium(cluster) then [] else [
+         { to: [{ ipBlock: { cidr: c } } for c in $.fallbackCIDRs(cluster)], ports: ports(h.ports) }
+         for h in hosts
+         if std.length($.fallbackCIDRs(cluster)) > 0
+       ]);
+    $.policy(app.name, ns, {
+      podSelector: { matchLabels: k.selector(app.name) },
+      policyTypes: ['Ingress', 'Egress'],
+      [if std.length(ingress) > 0 then 'ingress']: uniq(ingress),
+      [if std.length(egress) > 0 then 'egress']: uniq(egress),
+    }),
+
+  // fqdnPolicy is an app's host-name egress on a Cilium cluster: toFQDNs rules, and
+  // the DNS rule through Cilium's DNS proxy that lets Cilium learn the names' addresses.
+  fqdnPolicy(team, cluster, app)::
+    local ns = team.metadata.name;
+    local dns = cluster.spec.dns;
+    local hosts = $.hostEgress(app);
+    local fqdn(h) = if std.length(std.findSubstr('*', h)) > 0 then { matchPattern: h } else { matchName: h };
+    local ciliumPorts(ps) = [{ port: std.toString(p.port), protocol: get(p, 'protocol', 'TCP') } for p in ps];
+    k.object('cilium.io/v2', 'CiliumNetworkPolicy', app.name, ns, k.labels(ns, app.name)) {
+      spec: {
+        endpointSelector: { matchLabels: k.selector(app.name) },
+        egress: [
+          {
+            toEndpoints: [{
+              matchLabels: { 'k8s:io.kubernetes.pod.namespace': dns.namespace } +
+                           { ['k8s:' + l]: dns.podLabels[l] for l in std.objectFields(dns.podLabels) },
+            }],
+            toPorts: [{
+              ports: [{ port: '53', protocol: 'ANY' }],
+              rules: { dns: [{ matchPattern: '*' }] },
+            }],
+          },
+        ] + [
+          { toFQDNs: [fqdn(h.host)], toPorts: [{ ports: ciliumPorts(h.ports) }] }
+          for h in hosts
+        ],
+      },
+    },
+
+  tenantRules:: [],
+
+  objects(team, cluster, peers):: {
+    tenant: $.baseline(team, cluster) +
+            [$.appPolicy(team, cluster, peers, a) for a in apps(team)] +
+            (if $.cilium(cluster) then
+               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
+             else []),
+    files: {},
+  },
+
+  platform(cluster, teams):: {},
+}
