@@ -39,7 +39,7 @@ bench:
 
 ## fuzz: run each fuzz target briefly (CI runs it too).
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzLoadTeam -fuzztime 20s ./generator/load
+	$(GO) test -run '^$$' -fuzz FuzzLoadTeam -fuzztime 20s -fuzzminimizetime 5s ./generator/load
 
 ## judges: install etcd and build kube-apiserver for the real-API-server tests.
 judges:

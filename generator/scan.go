@@ -139,7 +139,7 @@ func policyFor(c *load.Cluster, t *load.Team) scan.Policy {
 
 // scanStage resolves and scans every image of every rendered cluster, gates each team
 // on each cluster, and pins the images of the teams that pass to their digests.
-func scanStage(ctx context.Context, scanner *scan.Scanner, inv *load.Inventory, clusters []*manifest.Cluster, now time.Time) (*ScanReport, error) {
+func scanStage(ctx context.Context, scanner *scan.Scanner, inv *load.Inventory, clusters []*manifest.Cluster, now time.Time, log *slog.Logger) (*ScanReport, error) {
 	perCluster := map[string]map[string][]string{}
 	all := map[string]bool{}
 	for _, c := range clusters {
@@ -152,20 +152,26 @@ func scanStage(ctx context.Context, scanner *scan.Scanner, inv *load.Inventory, 
 	}
 	refs := slices.Sorted(maps.Keys(all))
 	report := &ScanReport{DBVersion: scanner.DBVersion(), Images: map[string]scan.Resolved{}}
-	resolved, err := scanner.Resolve(ctx, refs)
-	if err != nil {
-		return nil, fmt.Errorf("resolving images: %w", err)
+	// Resolve and Scan return what they could with a joined error for the rest; an
+	// image without a result fails the gate of the teams that run it (fail closed),
+	// and every other team still renders.
+	resolved, resolveErr := scanner.Resolve(ctx, refs)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if resolveErr != nil {
+		log.Error("resolving images", "error", resolveErr)
 	}
 	report.Images = resolved
-	distinct := map[string]scan.Resolved{}
-	for _, r := range resolved {
-		distinct[r.Digest] = r
+	images := slices.SortedFunc(maps.Values(resolved), func(a, b scan.Resolved) int { return cmp.Compare(a.Ref, b.Ref) })
+	results, scanErr := scanner.Scan(ctx, images)
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	toScan := slices.SortedFunc(maps.Values(distinct), func(a, b scan.Resolved) int { return cmp.Compare(a.Digest, b.Digest) })
-	report.Results, err = scanner.Scan(ctx, toScan)
-	if err != nil {
-		return nil, fmt.Errorf("scanning images: %w", err)
+	if scanErr != nil {
+		log.Error("scanning images", "error", scanErr)
 	}
+	report.Results = results
 	for _, c := range clusters {
 		lc := inv.Cluster(c.Name)
 		for _, team := range slices.Sorted(maps.Keys(perCluster[c.Name])) {
@@ -206,6 +212,11 @@ func teamPaths(cluster, team string) []string {
 	return []string{path.Join(dir, "tenants", team+".yaml"), path.Join(dir, "teams", team) + "/"}
 }
 
+// DefaultMaxDBAge is how old the vulnerability database may be when rampart.yaml
+// does not say: Trivy's database is rebuilt every few hours, so three days old
+// means the download step stopped working.
+const DefaultMaxDBAge = 72 * time.Hour
+
 // runScan opens the scanner configured in rampart.yaml and runs the supply-chain stage.
 func runScan(ctx context.Context, opts Options, inv *load.Inventory, clusters []*manifest.Cluster, now time.Time, log *slog.Logger) (*ScanReport, error) {
 	if opts.Scan.Skip {
@@ -225,7 +236,7 @@ func runScan(ctx context.Context, opts Options, inv *load.Inventory, clusters []
 		return nil, fmt.Errorf("opening the image scanner: %w", err)
 	}
 	defer scanner.Close()
-	return scanStage(ctx, scanner, inv, clusters, now)
+	return scanStage(ctx, scanner, inv, clusters, now, log)
 }
 
 // scanOptions turns rampart.yaml's scan section into scanner options; relative paths
@@ -247,6 +258,7 @@ func scanOptions(dir string, cfg spec.ScanConfig) (scan.Options, error) {
 			OCILayout:    abs(cfg.OCILayout),
 		},
 	}
+	o.MaxDBAge = DefaultMaxDBAge
 	if cfg.MaxDBAge != "" {
 		d, err := time.ParseDuration(cfg.MaxDBAge)
 		if err != nil {

@@ -226,3 +226,95 @@ func TestHelpSchemaVersionAndCompletion(t *testing.T) {
 		t.Errorf("`rampart schema team` differs from schemas/team.schema.json (err %v)", err)
 	}
 }
+
+func replaceIn(t *testing.T, file, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(file, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestScanGateHoldsFailingTeamsOnly(t *testing.T) {
+	dir := copyRepo(t)
+	if r := runCLI(t, "render", "-C", dir); r.code != exitOK {
+		t.Fatalf("render: exit %d\n%s", r.code, r.stderr)
+	}
+	clusters := filepath.Join(dir, "clusters")
+	webFile := filepath.Join(clusters, "prod-weu", "teams", "storefront", "web.yaml")
+	apiFile := filepath.Join(clusters, "prod-weu", "teams", "payments", "api.yaml")
+	webBefore, _ := os.ReadFile(webFile)
+
+	// storefront goes back to the tag with a CRITICAL finding; payments changes too.
+	replaceIn(t, filepath.Join(dir, "teams", "storefront.yaml"), "web:2.0.1", "web:2.0.0")
+	replaceIn(t, filepath.Join(dir, "teams", "payments.yaml"), "replicas: 3", "replicas: 4")
+
+	t.Run("fail-fast writes nothing", func(t *testing.T) {
+		before := snapshot(t, clusters)
+		r := runCLI(t, "render", "-C", dir, "--fail-fast")
+		if r.code != exitFindings {
+			t.Fatalf("exit %d, want %d\n%s", r.code, exitFindings, r.stderr)
+		}
+		if !sameSnapshot(before, snapshot(t, clusters)) {
+			t.Error("--fail-fast wrote files")
+		}
+	})
+
+	r := runCLI(t, "render", "-C", dir)
+	if r.code != exitFindings {
+		t.Fatalf("render with a CRITICAL image: exit %d, want %d\n%s%s", r.code, exitFindings, r.stdout, r.stderr)
+	}
+	for _, w := range []string{"teams/storefront.yaml", "CVE-2026-10002", "lodash", "4.17.20", "4.17.21", "CRITICAL"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("gate failure does not mention %q:\n%s", w, r.stderr)
+		}
+	}
+	if webAfter, _ := os.ReadFile(webFile); !bytes.Equal(webBefore, webAfter) {
+		t.Error("the failing team's output changed")
+	}
+	if api, _ := os.ReadFile(apiFile); !bytes.Contains(api, []byte("replicas: 4")) {
+		t.Error("the passing team's change was not written")
+	}
+	if !strings.Contains(r.stdout, "wrote update clusters/prod-weu/teams/payments/api.yaml") {
+		t.Errorf("render did not report the payments update:\n%s", r.stdout)
+	}
+}
+
+func TestExpiredExceptionNoLongerApplies(t *testing.T) {
+	dir := copyRepo(t)
+	replaceIn(t, filepath.Join(dir, "teams", "payments.yaml"), `expires: "2027-01-31"`, `expires: "2026-10-01"`)
+	r := runCLI(t, "check", "-C", dir)
+	if r.code != exitFindings {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitFindings, r.stderr)
+	}
+	for _, w := range []string{"expired on 2026-10-01", "CVE-2026-10001", `team "payments" on cluster "prod-weu"`} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr does not mention %q:\n%s", w, r.stderr)
+		}
+	}
+	// On the development cluster HIGH is below the threshold: payments passes there.
+	if strings.Contains(r.stderr, `team "payments" on cluster "dev-weu"`) {
+		t.Errorf("payments failed on dev-weu, where HIGH is below the CRITICAL threshold:\n%s", r.stderr)
+	}
+}
+
+func TestSkipScanIsLoud(t *testing.T) {
+	dir := copyRepo(t)
+	r := runCLI(t, "render", "-C", dir, "--skip-scan")
+	if r.code != exitOK {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "not scanned") {
+		t.Errorf("--skip-scan did not warn:\n%s", r.stderr)
+	}
+	api, _ := os.ReadFile(filepath.Join(dir, "clusters", "prod-weu", "teams", "payments", "api.yaml"))
+	if bytes.Contains(api, []byte("@sha256:")) {
+		t.Error("--skip-scan pinned images, so it scanned")
+	}
+}

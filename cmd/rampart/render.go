@@ -104,7 +104,7 @@ swapped in one step.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Render, Logger: opts.logger, Scan: scan.options(opts)})
 			if err != nil {
-				return reportRunError(opts, output, err)
+				return reportFailedRun(opts, output, res, err)
 			}
 			if err := printChanges(opts.stdout, output, res, "wrote"); err != nil {
 				return err
@@ -164,7 +164,7 @@ exit 2 on bad input. Nothing is written.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Check, Logger: opts.logger, Scan: scan.options(opts)})
 			if err != nil {
-				return reportRunError(opts, output, err)
+				return reportFailedRun(opts, output, res, err)
 			}
 			if err := printChanges(opts.stdout, output, res, "stale"); err != nil {
 				return err
@@ -188,6 +188,17 @@ exit 2 on bad input. Nothing is written.`,
 
 // reportRunError prints a failed run's diagnostics and picks the exit code.
 func reportRunError(opts *rootOptions, output outputFormat, err error) error {
+	return reportFailedRun(opts, output, nil, err)
+}
+
+// reportFailedRun is reportRunError for runs that may have stopped at the scan gate
+// (--fail-fast): then the gate's table is printed and the exit code is 1.
+func reportFailedRun(opts *rootOptions, output outputFormat, res *generator.Result, err error) error {
+	if errors.Is(err, generator.ErrGateFailed) && res != nil {
+		if gateErr := reportGate(opts, res); gateErr != nil {
+			return withCode(exitFindings, fmt.Errorf("%w; nothing was written (--fail-fast)", err))
+		}
+	}
 	var bad *generator.BadInputError
 	if !errors.As(err, &bad) {
 		return withCode(exitBadInput, err)

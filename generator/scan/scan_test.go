@@ -3,7 +3,6 @@ package scan_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -416,8 +415,4 @@ func TestOCILayoutSource(t *testing.T) {
 	if _, err := s.Resolve(context.Background(), []string{apiRef}); err == nil || !strings.Contains(err.Error(), "not in the OCI layout") {
 		t.Errorf("err = %v", err)
 	}
-}
-
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
 }

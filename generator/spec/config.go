@@ -19,7 +19,7 @@ type ScanConfig struct {
 	// `trivy image --download-db-only --cache-dir C` leaves it in C/db.
 	DBDir string `json:"dbDir"`
 	// MaxDBAge is how old the database may be before the render refuses it, as a Go
-	// duration (e.g. 72h); empty means no limit.
+	// duration (default 72h); "0" means no limit (for a fixed, committed database).
 	MaxDBAge string `json:"maxDBAge,omitempty"`
 	// CacheDir keeps scan results by image digest and database version between runs
 	// (e.g. .rampart/cache); empty keeps nothing.

@@ -82,7 +82,7 @@ func Diff(root string, clusters []*Cluster) ([]Change, error) {
 
 func diffCluster(root string, c *Cluster) ([]Change, error) {
 	var changes []Change
-	onDisk, err := renderedOnDisk(root, c.Name)
+	onDisk, _, err := clusterFiles(root, c.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -105,12 +105,12 @@ func diffCluster(root string, c *Cluster) ([]Change, error) {
 	return changes, nil
 }
 
-// renderedOnDisk lists the files under clusters/<name>/ that Rampart rendered (they
-// start with the generated header).
-func renderedOnDisk(root, name string) ([]string, error) {
+// clusterFiles lists the regular files under clusters/<name>/, relative to root with
+// forward slashes, split into those Rampart rendered (they start with the generated
+// header) and those it keeps: cluster.yaml and anything hand-written.
+func clusterFiles(root, name string) (rendered, kept []string, err error) {
 	dir := filepath.Join(root, "clusters", name)
-	var out []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -125,22 +125,23 @@ func renderedOnDisk(root, name string) ([]string, error) {
 			return err
 		}
 		rel = filepath.ToSlash(rel)
-		if rel == path.Join("clusters", name, InputFile) {
-			return nil
-		}
-		generated, err := hasHeader(p)
-		if err != nil {
-			return err
+		generated := false
+		if rel != path.Join("clusters", name, InputFile) {
+			if generated, err = hasHeader(p); err != nil {
+				return err
+			}
 		}
 		if generated {
-			out = append(out, rel)
+			rendered = append(rendered, rel)
+		} else {
+			kept = append(kept, rel)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing rendered files of cluster %q: %w", name, err)
+		return nil, nil, fmt.Errorf("listing the files of cluster %q: %w", name, err)
 	}
-	return out, nil
+	return rendered, kept, nil
 }
 
 func hasHeader(p string) (bool, error) {
@@ -190,29 +191,15 @@ func applyCluster(root string, c *Cluster) (err error) {
 	if err := os.Chmod(staging, 0o755); err != nil {
 		return err
 	}
-	rendered, err := renderedOnDisk(root, c.Name)
+	_, kept, err := clusterFiles(root, c.Name)
 	if err != nil {
 		return err
 	}
-	// Keep every file that is not rendered output: cluster.yaml and anything hand-written.
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
+	for _, rel := range kept {
+		src := filepath.Join(root, filepath.FromSlash(rel))
+		if err := link(src, filepath.Join(staging, mustRel(dir, src))); err != nil {
 			return err
 		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		if slices.Contains(rendered, filepath.ToSlash(rel)) {
-			return nil
-		}
-		return link(p, filepath.Join(staging, mustRel(dir, p)))
-	})
-	if err != nil {
-		return err
 	}
 	for _, p := range slices.Sorted(maps.Keys(c.Files)) {
 		want := c.Files[p]
