@@ -152,7 +152,7 @@ func checkConsent(inv *Inventory, t *Team, a *spec.App, field string, c spec.Cal
 	case c.Team == t.Metadata.Name:
 		return diag.List{netDiag(t, Field(field, "team"), diag.Warning, "remove it: calls inside a team need no consent",
 			"consent for the app's own team %q", c.Team)}
-	case c.Team != "" && inv.Team(c.Team) == nil:
+	case c.Team != "" && !inv.teamExists(c.Team):
 		return diag.List{netDiag(t, Field(field, "team"), diag.Warning, knownList("known teams", teamNames(inv), ""),
 			"%s/%s allows calls from team %q, which does not exist", t.Metadata.Name, a.Name, c.Team)}
 	}

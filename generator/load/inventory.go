@@ -16,6 +16,14 @@ type Inventory struct {
 	// Warnings are the checks' findings that do not fail the load, sorted. (On bad
 	// input they are in Load's diag.List with the errors.)
 	Warnings diag.List
+	// teamFiles are the names of every team file, whether or not it loaded.
+	teamFiles map[string]bool
+}
+
+// teamExists says whether a team of that name has a file, valid or not: a reference
+// to a team whose file has errors is not a reference to a team that does not exist.
+func (inv *Inventory) teamExists(name string) bool {
+	return inv.Team(name) != nil || inv.teamFiles[name]
 }
 
 // Team is a team spec with the file it came from.

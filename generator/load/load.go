@@ -49,12 +49,11 @@ func Load(root fs.FS) (*Inventory, error) {
 		return nil, err
 	}
 	l.summarize()
+	inv.teamFiles = l.teamFiles
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
-	if l.diags.Err() != nil {
-		// Warnings drawn from an inventory missing its invalid files would mislead
-		// (a team "does not exist" because its file has an error): errors only.
-		return nil, l.diags.Errors().Sort()
+	if err := l.diags.Err(); err != nil {
+		return nil, err
 	}
 	inv.Warnings = l.diags.Warnings().Sort()
 	slices.SortFunc(inv.Clusters, func(a, b Cluster) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
