@@ -24,6 +24,7 @@
 // these objects wrong (hosts, paths, rate limits, CIDRs, headers that loosen).
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
+local mesh = import 'mesh.libsonnet';
 local workload = import 'workload.libsonnet';
 
 local ingress(cluster) = cluster.spec.ingress;
@@ -171,7 +172,12 @@ local solver(cluster) =
       cloudflare: { apiTokenSecretRef: { name: dns01.secretName, key: d.ingress.cloudflareTokenKey } },
     },
   } else {
-    http01: { ingress: { ingressClassName: d.ingress.ingressClass } },
+    http01: { ingress: {
+      ingressClassName: d.ingress.ingressClass,
+      // Keep the solver pod out of a sidecar mesh: the namespace's allow-nothing
+      // AuthorizationPolicy would refuse the ACME server's challenge request.
+      [if mesh.sidecars(cluster) then 'podTemplate']: { metadata: { labels: { 'sidecar.istio.io/inject': 'false' } } },
+    } },
   };
 
 {

@@ -19,6 +19,7 @@ local nsLabel = 'kubernetes.io/metadata.name';
 local names = {
   defaultDeny: 'default-deny',
   dns: 'allow-dns',
+  acmeSolver: 'allow-acme-http01-solver',
   mesh: 'allow-mesh',
 };
 
@@ -214,8 +215,22 @@ local allTeams(team, peers) =
 
   tenantRules:: [],
 
+  // acmeSolver admits the ingress controller to cert-manager's HTTP-01 solver pods,
+  // which cert-manager starts in the namespace of each Certificate while it is being
+  // issued; the namespace's default deny would otherwise fail every challenge.
+  acmeSolver(team, cluster)::
+    local exposed = [a for a in apps(team) if get(a, 'expose', null) != null];
+    if std.length(exposed) == 0 || cluster.spec.tls.issuer.solver != 'http01' then []
+    else [
+      $.policy(names.acmeSolver, team.metadata.name, {
+        podSelector: { matchLabels: { 'acme.cert-manager.io/http01-solver': 'true' } },
+        policyTypes: ['Ingress'],
+        ingress: [{ from: $.ingressSources(cluster), ports: tcp(8089) }],
+      }),
+    ],
+
   objects(team, cluster, peers):: {
-    tenant: $.baseline(team, cluster) +
+    tenant: $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
             [$.appPolicy(team, cluster, peers, a) for a in apps(team)] +
             (if $.cilium(cluster) then
                [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
