@@ -21,6 +21,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/rampart-gitops/rampart/generator/chart"
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/evaluate"
 	"github.com/rampart-gitops/rampart/generator/load"
@@ -136,7 +137,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c, diags := renderCluster(ev, pc)
+		c, diags := renderCluster(root, ev, pc)
 		problems = append(problems, diags...)
 		if c != nil {
 			res.Clusters = append(res.Clusters, c)
@@ -204,9 +205,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// renderCluster evaluates the platform layer and every team on one cluster, applies
-// the teams' patches and lays the files out.
-func renderCluster(ev *evaluate.Evaluator, pc plan.Cluster) (*manifest.Cluster, diag.List) {
+// renderCluster evaluates the platform layer and every team on one cluster, renders
+// the teams' charts, applies the teams' patches and lays the files out.
+func renderCluster(root fs.FS, ev *evaluate.Evaluator, pc plan.Cluster) (*manifest.Cluster, diag.List) {
 	var diags diag.List
 	cluster := pc.Cluster
 	name := cluster.Metadata.Name
@@ -225,6 +226,9 @@ func renderCluster(ev *evaluate.Evaluator, pc plan.Cluster) (*manifest.Cluster, 
 			diags = append(diags, diag.Diagnostic{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error})
 			continue
 		}
+		if diags = append(diags, renderCharts(root, cluster, t, out)...); len(diags) > 0 {
+			continue
+		}
 		tt := &transform.Team{Name: t.Metadata.Name, Tenant: out.Tenant, Files: out.Files, Patches: t.Spec.Patches, Images: t.Spec.Images}
 		if err := transform.Customize(tt); err != nil {
 			line, col := t.Pos.Lookup("spec.patches")
@@ -241,6 +245,31 @@ func renderCluster(ev *evaluate.Evaluator, pc plan.Cluster) (*manifest.Cluster, 
 		platformFiles = platform.Files
 	}
 	return transform.Layout(name, platformFiles, teams), nil
+}
+
+// renderCharts renders a team's Helm charts into its directory, chart-<name>.yaml each.
+func renderCharts(root fs.FS, cluster *load.Cluster, t *load.Team, out *evaluate.Output) diag.List {
+	var diags diag.List
+	for i, c := range t.Spec.Charts {
+		objs, err := chart.Render(root, chart.Release{
+			Dir: c.Path, Name: c.Name, Namespace: t.Metadata.Name, Values: c.Values,
+			KubeVersion: cluster.Spec.KubernetesVersion, Namespaced: verify.Namespaced,
+		})
+		field := fmt.Sprintf("spec.charts[%d]", i)
+		if err != nil {
+			line, col := t.Pos.Lookup(field)
+			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field, Message: err.Error(), Severity: diag.Error})
+			continue
+		}
+		file := "chart-" + c.Name + ".yaml"
+		if _, clash := out.Files[file]; clash {
+			line, col := t.Pos.Lookup(field + ".name")
+			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field + ".name", Message: fmt.Sprintf("%s is already rendered by an app; rename the chart", file), Severity: diag.Error})
+			continue
+		}
+		out.Files[file] = objs
+	}
+	return diags
 }
 
 func asBadInput(err error) error {

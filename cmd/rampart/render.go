@@ -106,7 +106,7 @@ swapped in one step.`,
 			if err != nil {
 				return reportFailedRun(opts, output, res, err)
 			}
-			if err := printChanges(opts.stdout, output, res, "wrote"); err != nil {
+			if err := printChanges(opts.stdout, opts.stderr, output, res, "wrote"); err != nil {
 				return err
 			}
 			return reportGate(opts, res)
@@ -166,7 +166,7 @@ exit 2 on bad input. Nothing is written.`,
 			if err != nil {
 				return reportFailedRun(opts, output, res, err)
 			}
-			if err := printChanges(opts.stdout, output, res, "stale"); err != nil {
+			if err := printChanges(opts.stdout, opts.stderr, output, res, "stale"); err != nil {
 				return err
 			}
 			if err := reportGate(opts, res); err != nil {
@@ -219,13 +219,14 @@ func reportFailedRun(opts *rootOptions, output outputFormat, res *generator.Resu
 	return withCode(exitBadInput, fmt.Errorf("%d %s; nothing was written", n, plural(n, "error", "errors")))
 }
 
-func printChanges(w io.Writer, output outputFormat, res *generator.Result, verb string) error {
+func printChanges(w, errw io.Writer, output outputFormat, res *generator.Result, verb string) error {
 	if output == outputJSON {
 		return writeJSON(w, struct {
 			Changes  []write.Change `json:"changes"`
 			Warnings diag.List      `json:"warnings"`
 		}{nonNil(res.Changes), nonNil(res.Warnings)})
 	}
+	printWarnings(errw, res.Warnings)
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "%s %s %s\n", verb, c.Action, c.Path)
 	}

@@ -65,3 +65,10 @@ var coreKinds = map[schema.GroupVersionKind]kind{
 	gvk("kustomize.toolkit.fluxcd.io/v1", "Kustomization"):    {true, "kustomizations", func() any { return &kustomizev1.Kustomization{} }},
 	gvk("source.toolkit.fluxcd.io/v1", "GitRepository"):       {true, "gitrepositories", func() any { return &sourcev1.GitRepository{} }},
 }
+
+// Namespaced reports whether a kind Rampart may render is namespaced; known is false
+// for kinds it may not render at all (verify refuses those).
+func Namespaced(apiVersion, k string) (namespaced, known bool) {
+	info, ok := kinds[gvk(apiVersion, k)]
+	return info.namespaced, ok
+}
