@@ -4,7 +4,7 @@ export GOEXPERIMENT := jsonv2
 export GOTOOLCHAIN := local
 
 GO ?= go
-GOLANGCI_LINT_VERSION ?= v2.6.2
+GOLANGCI_LINT_VERSION ?= v2.15.0
 
 .PHONY: all build test lint render check bench schemas fuzz judges examples
 

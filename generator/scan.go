@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"path"
 	"path/filepath"
 	"slices"
 	"time"
@@ -204,12 +203,6 @@ func pin(c *manifest.Cluster, resolved map[string]scan.Resolved) {
 			})
 		}
 	}
-}
-
-// teamPaths are the files of a team on a cluster: its tenant file and its directory.
-func teamPaths(cluster, team string) []string {
-	dir := path.Join("clusters", cluster)
-	return []string{path.Join(dir, "tenants", team+".yaml"), path.Join(dir, "teams", team) + "/"}
 }
 
 // DefaultMaxDBAge is how old the vulnerability database may be when rampart.yaml

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
@@ -357,5 +356,3 @@ func (m *model) flow(src, dst *Workload, p Port) Flow {
 	f.L7, f.L7Why, f.Operations = m.l7(src, dst, p)
 	return f
 }
-
-func portString(n int32, proto string) string { return strconv.Itoa(int(n)) + "/" + proto }

@@ -125,7 +125,7 @@ func (t *trivyScanner) scan(ctx context.Context, ref Resolved, img v1.Image) (re
 	for _, r := range resp.Results {
 		res.Packages += len(r.Packages)
 		for _, v := range r.Vulnerabilities {
-			sev, err := ParseSeverity(v.Severity)
+			sev, err := ParseSeverity(v.Severity) //nolint:staticcheck // Trivy sets it from the vendor severity it selected.
 			if err != nil {
 				sev = SeverityUnknown
 			}

@@ -97,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			s.stop(true)
+			_ = s.stop(true) // the start error is the one to report
 		}
 	}()
 

@@ -203,7 +203,7 @@ func (f Fixture) ops() []func(*bolt.Tx) error {
 			err := dbc.PutVulnerability(tx, v.ID, dbtypes.Vulnerability{
 				Title:          v.Title,
 				Description:    v.Description,
-				Severity:       v.Severity,
+				Severity:       v.Severity, //nolint:staticcheck // Trivy v0.74.0 still reads the overall severity.
 				VendorSeverity: src,
 				References:     v.References,
 			})
