@@ -1,8 +1,6 @@
 package generator
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -10,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/write"
 )
 
 // holdTeam replaces a team's freshly rendered files on a cluster with what is on disk,
@@ -22,41 +21,25 @@ func holdTeam(dir string, c *manifest.Cluster, team string) error {
 	})
 	tenantFile := path.Join(c.Dir(), "tenants", team+".yaml")
 	teamDir := path.Join(c.Dir(), "teams", team)
-	add := func(p string, layer manifest.Layer) error {
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if !strings.HasPrefix(string(b), manifest.Header) {
-			return nil // not ours; the writer leaves it alone anyway
-		}
-		c.Files = append(c.Files, &manifest.File{Path: p, Layer: layer, Team: team, Held: b})
-		return nil
-	}
-	if err := add(tenantFile, manifest.LayerTenant); err != nil {
-		return err
-	}
-	err := filepath.WalkDir(filepath.Join(dir, filepath.FromSlash(teamDir)), func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		return add(filepath.ToSlash(rel), manifest.LayerTeam)
-	})
+	rendered, err := write.Rendered(dir, c.Name)
 	if err != nil {
 		return err
+	}
+	for _, p := range rendered {
+		var layer manifest.Layer
+		switch {
+		case p == tenantFile:
+			layer = manifest.LayerTenant
+		case strings.HasPrefix(p, teamDir+"/"):
+			layer = manifest.LayerTeam
+		default:
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		if err != nil {
+			return err
+		}
+		c.Files = append(c.Files, &manifest.File{Path: p, Layer: layer, Team: team, Held: b})
 	}
 	tenantsDir := path.Join(c.Dir(), "tenants")
 	var tenants []string

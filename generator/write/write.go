@@ -105,6 +105,13 @@ func diffCluster(root string, c *Cluster) ([]Change, error) {
 	return changes, nil
 }
 
+// Rendered lists the files Rampart rendered under clusters/<name>/ (they start with
+// the generated header), relative to root with forward slashes.
+func Rendered(root, name string) ([]string, error) {
+	rendered, _, err := clusterFiles(root, name)
+	return rendered, err
+}
+
 // clusterFiles lists the regular files under clusters/<name>/, relative to root with
 // forward slashes, split into those Rampart rendered (they start with the generated
 // header) and those it keeps: cluster.yaml and anything hand-written.
