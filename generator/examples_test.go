@@ -13,10 +13,11 @@ import (
 // find returns the object of that kind, namespace and name in a rendered cluster.
 func find(t *testing.T, res *generator.Result, cluster, kind, ns, name string) *unstructured.Unstructured {
 	t.Helper()
-	for _, c := range res.Clusters {
-		if c.Name != cluster {
-			continue
-		}
+	c, err := res.Cluster(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	{
 		for _, f := range c.Files {
 			for _, o := range f.Objects {
 				if o.GetKind() == kind && o.GetNamespace() == ns && o.GetName() == name {
@@ -58,7 +59,11 @@ func TestHTTP01ChallengesCanBeServed(t *testing.T) {
 		t.Errorf("on a sidecar mesh the solver pod must stay out of the mesh; podTemplate label = %q", inject)
 	}
 	// ledger exposes nothing: no solver policy there.
-	for _, c := range res.Clusters {
+	for _, wc := range res.Clusters {
+		c, err := res.Cluster(wc.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, f := range c.Files {
 			for _, o := range f.Objects {
 				if o.GetNamespace() == "ledger" && o.GetName() == "allow-acme-http01-solver" {

@@ -1,11 +1,15 @@
 // Package generator is Rampart's pipeline. Generate reads as its stages:
 //
-//	load → plan → evaluate → transform → scan → verify → write
+//	load → plan → evaluate → transform → verify → scan → write
 //
-// Each stage is a package of its own under generator/. Bad input stops the run before
-// anything is written, with every diagnostic at once. Images are scanned after
-// transform, so the gate sees exactly the images the output will run, including those
-// a team's image overrides or charts bring in.
+// Each stage is a package of its own under generator/. The plan splits the fleet into
+// units, one team on one cluster, with the cross-team intent graph resolved once per
+// cluster; units are evaluated, transformed and verified in parallel on every core,
+// and a unit whose inputs did not change is taken from the render cache (package
+// cache) instead. Bad input stops the run before anything is written, with every
+// diagnostic at once. Images are resolved and pinned by each unit after it verifies,
+// and scanned once all units verified, so the gate sees exactly the images the output
+// runs, including those a team's image overrides or charts bring in.
 package generator
 
 import (
@@ -16,19 +20,22 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"time"
 
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"golang.org/x/sync/errgroup"
 
-	"github.com/rampart-gitops/rampart/generator/chart"
+	"github.com/rampart-gitops/rampart/generator/cache"
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/evaluate"
+	"github.com/rampart-gitops/rampart/generator/internal/progress"
 	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/plan"
-	"github.com/rampart-gitops/rampart/generator/transform"
-	"github.com/rampart-gitops/rampart/generator/verify"
+	"github.com/rampart-gitops/rampart/generator/scan"
 	"github.com/rampart-gitops/rampart/generator/write"
 )
 
@@ -59,6 +66,15 @@ type Options struct {
 	Now func() time.Time
 	// Scan configures the supply-chain stage (Check and Render modes).
 	Scan ScanOptions
+	// Clusters restricts the run to the clusters named (a CI matrix renders one
+	// shard per job); empty is every cluster. Other clusters' files are not touched.
+	Clusters []string
+	// NoCache renders every unit afresh, neither reading nor writing the render cache.
+	NoCache bool
+	// Progress receives a progress bar of the units rendered when it is a terminal.
+	Progress io.Writer
+	// Workers bounds how many units render at once; zero is one per core.
+	Workers int
 }
 
 // ScanOptions are the run's supply-chain settings; rampart.yaml provides the rest.
@@ -78,14 +94,33 @@ type ScanOptions struct {
 type Result struct {
 	// Inventory is the loaded input.
 	Inventory *load.Inventory `json:"-"`
-	// Clusters are the rendered clusters.
-	Clusters []*manifest.Cluster `json:"-"`
+	// Clusters are the rendered clusters, encoded; Cluster decodes one.
+	Clusters []*write.Cluster `json:"-"`
 	// Changes are the files that differ from the disk (written, in Render mode).
 	Changes []write.Change `json:"changes"`
 	// Warnings are diagnostics that do not fail the run.
 	Warnings diag.List `json:"warnings,omitempty"`
 	// Scan is what the supply-chain stage found; nil in Validate mode.
-	Scan *ScanReport `json:"scan,omitempty"`
+	Scan *scan.Report `json:"scan,omitempty"`
+	// Units counts the units (teams × clusters) of the run: rendered, and reused
+	// from the render cache.
+	Units UnitCounts `json:"units"`
+}
+
+// UnitCounts counts a run's units.
+type UnitCounts struct {
+	Rendered int `json:"rendered"`
+	Cached   int `json:"cached"`
+}
+
+// Cluster decodes the rendered cluster of that name, objects and all.
+func (r *Result) Cluster(name string) (*manifest.Cluster, error) {
+	for _, c := range r.Clusters {
+		if c.Name == name {
+			return manifest.DecodeCluster(c.Name, c.Files)
+		}
+	}
+	return nil, fmt.Errorf("cluster %q was not rendered", name)
 }
 
 // BadInputError wraps the diagnostics of input the run refuses: invalid specs, a
@@ -124,33 +159,42 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	log.Debug("loaded", "clusters", len(inv.Clusters), "teams", len(inv.Teams), "elapsed", time.Since(start))
 
 	// plan
-	matrix := plan.Make(inv)
-
-	// evaluate + transform
-	lib, err := fs.Sub(root, "lib")
+	clusters, err := plan.Make(inv, opts.Clusters)
 	if err != nil {
-		return nil, fmt.Errorf("opening lib/: %w", err)
+		return nil, &BadInputError{Diagnostics: diag.List{{Field: "--cluster", Message: err.Error(), Severity: diag.Error}}}
 	}
-	ev := evaluate.New(lib, "lib")
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// The scanner opens before the units render: each unit resolves and pins its
+	// images as soon as it has verified.
+	r, err := newRun(ctx, opts, root, inv, log)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+
+	// evaluate → transform → verify, unit by unit, in parallel and from the cache
+	rendered, err := r.renderAll(ctx, clusters)
+	if err != nil {
+		return nil, err
+	}
+	res.Units = r.counts()
 	var problems diag.List
-	for _, pc := range matrix {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		c, diags := renderCluster(root, ev, pc)
-		problems = append(problems, diags...)
-		if c != nil {
-			res.Clusters = append(res.Clusters, c)
-		}
+	for _, c := range rendered {
+		problems = append(problems, c.diags...)
 	}
+	res.Warnings = append(slices.Clone(inv.Warnings), problems.Warnings()...).Sort()
 	if err := problems.Err(); err != nil {
 		return nil, &BadInputError{Diagnostics: problems.Errors().Sort()}
 	}
-	log.Debug("rendered", "clusters", len(res.Clusters), "elapsed", time.Since(start))
+	log.Debug("rendered and verified", "units", len(r.units), "rendered", res.Units.Rendered, "cached", res.Units.Cached, "elapsed", time.Since(start))
 
-	// scan: resolve, scan, gate, pin; a failing team keeps its previous output.
+	// scan: a failing team keeps its previous output.
+	held := map[*plan.Unit]bool{}
 	if opts.Mode != Validate {
-		res.Scan, err = runScan(ctx, opts, inv, res.Clusters, now(), log)
+		res.Scan, err = r.scan(ctx, now())
 		if err != nil {
 			return nil, err
 		}
@@ -158,46 +202,31 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 			if opts.Scan.FailFast {
 				return res, fmt.Errorf("%w for team %q on cluster %q (%s)", ErrGateFailed, failed.Team, failed.Cluster, failed.File)
 			}
-			for _, c := range res.Clusters {
-				if c.Name == failed.Cluster {
-					if err := holdTeam(opts.Dir, c, failed.Team); err != nil {
-						return nil, fmt.Errorf("keeping the previous output of team %q: %w", failed.Team, err)
-					}
-				}
-			}
 		}
+		held = r.failed(res.Scan)
 		log.Debug("scanned", "elapsed", time.Since(start))
 	}
 
-	// verify
-	for _, c := range res.Clusters {
-		version := inv.Cluster(c.Name).Spec.KubernetesVersion
-		problems = append(problems, verify.Cluster(c, verify.Options{KubernetesVersion: version})...)
-	}
-	res.Warnings = append(slices.Clone(inv.Warnings), problems.Warnings()...).Sort()
-	if err := problems.Err(); err != nil {
-		return nil, &BadInputError{Diagnostics: problems.Errors().Sort()}
-	}
-	log.Debug("verified", "elapsed", time.Since(start))
-	if opts.Mode == Validate {
-		return res, nil
-	}
-
 	// write
-	encoded := make([]*write.Cluster, 0, len(res.Clusters))
-	for _, c := range res.Clusters {
-		e, err := write.Encode(c)
+	for _, c := range rendered {
+		wc, err := c.encode(opts.Dir, held)
 		if err != nil {
 			return nil, err
 		}
-		encoded = append(encoded, e)
+		res.Clusters = append(res.Clusters, wc)
 	}
-	res.Changes, err = write.Diff(opts.Dir, encoded)
+	if opts.Mode == Validate {
+		return res, nil
+	}
+	res.Changes, err = write.Diff(opts.Dir, res.Clusters)
 	if err != nil {
 		return nil, err
 	}
 	if opts.Mode == Render && len(res.Changes) > 0 {
-		if err := write.Apply(opts.Dir, encoded, res.Changes); err != nil {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := write.Apply(opts.Dir, res.Clusters, res.Changes); err != nil {
 			return nil, err
 		}
 	}
@@ -205,71 +234,204 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	return res, nil
 }
 
-// renderCluster evaluates the platform layer and every team on one cluster, renders
-// the teams' charts, applies the teams' patches and lays the files out.
-func renderCluster(root fs.FS, ev *evaluate.Evaluator, pc plan.Cluster) (*manifest.Cluster, diag.List) {
-	var diags diag.List
-	cluster := pc.Cluster
-	name := cluster.Metadata.Name
-	peers := map[string]any{}
-	for _, t := range pc.Teams {
-		peers[t.Metadata.Name] = t.Team
-	}
-	platform, err := ev.Platform(cluster.Cluster, peers)
-	if err != nil {
-		diags = append(diags, diag.Diagnostic{File: cluster.File, Message: fmt.Sprintf("rendering the platform layer of cluster %q: %v", name, err), Severity: diag.Error})
-	}
-	var teams []*transform.Team
-	for _, t := range pc.Teams {
-		out, err := ev.Team(cluster.Cluster, t.Team, peers)
-		if err != nil {
-			diags = append(diags, diag.Diagnostic{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error})
-			continue
-		}
-		if diags = append(diags, renderCharts(root, cluster, t, out)...); len(diags) > 0 {
-			continue
-		}
-		tt := &transform.Team{Name: t.Metadata.Name, Tenant: out.Tenant, Files: out.Files, Patches: t.Spec.Patches, Images: t.Spec.Images}
-		if err := transform.Customize(tt); err != nil {
-			line, col := t.Pos.Lookup("spec.patches")
-			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: "spec.patches", Message: err.Error(), Severity: diag.Error})
-			continue
-		}
-		teams = append(teams, tt)
-	}
-	if len(diags) > 0 {
-		return nil, diags
-	}
-	var platformFiles map[string][]*unstructured.Unstructured
-	if platform != nil {
-		platformFiles = platform.Files
-	}
-	return transform.Layout(name, platformFiles, teams), nil
+// run is one Generate call's shared state: the evaluator, the render cache and the
+// scanner, with the units it rendered.
+type run struct {
+	opts     Options
+	root     fs.FS
+	inv      *load.Inventory
+	log      *slog.Logger
+	ev       *evaluate.Evaluator
+	cache    *cache.Cache
+	inputs   *inputs
+	scanner  *scan.Scanner
+	resolver *scan.Resolver
+	units    []*unitResult
 }
 
-// renderCharts renders a team's Helm charts into its directory, chart-<name>.yaml each.
-func renderCharts(root fs.FS, cluster *load.Cluster, t *load.Team, out *evaluate.Output) diag.List {
-	var diags diag.List
-	for i, c := range t.Spec.Charts {
-		objs, err := chart.Render(root, chart.Release{
-			Dir: c.Path, Name: c.Name, Namespace: t.Metadata.Name, Values: c.Values,
-			KubeVersion: cluster.Spec.KubernetesVersion, Namespaced: verify.Namespaced,
-		})
-		field := fmt.Sprintf("spec.charts[%d]", i)
-		if err != nil {
-			line, col := t.Pos.Lookup(field)
-			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field, Message: err.Error(), Severity: diag.Error})
-			continue
-		}
-		file := "chart-" + c.Name + ".yaml"
-		if _, clash := out.Files[file]; clash {
-			line, col := t.Pos.Lookup(field + ".name")
-			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field + ".name", Message: fmt.Sprintf("%s is already rendered by an app; rename the chart", file), Severity: diag.Error})
-			continue
-		}
-		out.Files[file] = objs
+func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, log *slog.Logger) (*run, error) {
+	lib, err := fs.Sub(root, "lib")
+	if err != nil {
+		return nil, fmt.Errorf("opening lib/: %w", err)
 	}
-	return diags
+	r := &run{opts: opts, root: root, inv: inv, log: log, ev: evaluate.New(lib, "lib")}
+	if r.inputs, err = newInputs(root, r.ev, inv); err != nil {
+		return nil, err
+	}
+	if !opts.NoCache && inv.Config.Scan.CacheDir != "" && opts.Dir != "" {
+		dir := inv.Config.Scan.CacheDir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
+		}
+		r.cache = cache.Open(filepath.Join(dir, "units"))
+	}
+	if opts.Mode == Validate {
+		return r, nil
+	}
+	if opts.Scan.Skip {
+		log.Warn("SKIPPING THE IMAGE SCAN (--skip-scan): the rendered output is unscanned and images are not pinned to digests")
+		return r, nil
+	}
+	so, err := scan.OptionsFromConfig(opts.Dir, inv.Config.Scan)
+	if err != nil {
+		return nil, &BadInputError{Diagnostics: diag.List{{File: "rampart.yaml", Field: "scan", Message: err.Error(), Severity: diag.Error}}}
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	so.Now = now
+	so.Logger = log
+	so.Progress = opts.Scan.Progress
+	so.Refresh = opts.Scan.Refresh
+	if r.scanner, err = scan.New(so); err != nil {
+		return nil, fmt.Errorf("opening the image scanner: %w", err)
+	}
+	r.resolver = r.scanner.Resolver(ctx)
+	return r, nil
+}
+
+func (r *run) close() {
+	if r.scanner != nil {
+		_ = r.scanner.Close()
+	}
+}
+
+func (r *run) counts() UnitCounts {
+	var n UnitCounts
+	for _, u := range r.units {
+		if u.cached {
+			n.Cached++
+		} else {
+			n.Rendered++
+		}
+	}
+	return n
+}
+
+// renderAll renders every cluster's platform layer, then every unit of every cluster
+// on a bounded pool of workers. Results are merged in plan order, so the output does
+// not depend on which worker finished first.
+func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clusterRender, error) {
+	workers := r.opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	out := make([]*clusterRender, len(clusters))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i, pc := range clusters {
+		g.Go(func() error {
+			out[i] = r.renderPlatform(pc)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, c := range out {
+		total += len(c.units)
+	}
+	bar := progress.New(r.opts.Progress, total, "units")
+	defer bar.Finish()
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, c := range out {
+		if c.checker == nil {
+			continue // the platform layer failed; its diagnostics say why
+		}
+		for _, u := range c.units {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				bar.Start(u.unit.Name())
+				r.renderUnit(c, u)
+				bar.Done()
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, c := range out {
+		c.finish()
+		r.units = append(r.units, c.units...)
+		r.log.Info("cluster rendered", "cluster", c.plan.Name(), "teams", len(c.units), "rendered", c.count(false), "cached", c.count(true))
+	}
+	return out, nil
+}
+
+// failed returns the units that failed the scan gate.
+func (r *run) failed(report *scan.Report) map[*plan.Unit]bool {
+	failed := map[string]bool{}
+	for _, v := range report.Failed() {
+		failed[v.Cluster+"/"+v.Team] = true
+	}
+	held := map[*plan.Unit]bool{}
+	for _, u := range r.units {
+		if failed[u.unit.Name()] {
+			held[u.unit] = true
+		}
+	}
+	return held
+}
+
+// scan gates every unit on the images its output runs.
+func (r *run) scan(ctx context.Context, now time.Time) (*scan.Report, error) {
+	if r.scanner == nil {
+		return &scan.Report{Skipped: true}, nil
+	}
+	units := make([]scan.Unit, 0, len(r.units))
+	for _, u := range r.units {
+		units = append(units, scan.Unit{
+			Cluster: u.unit.Cluster.Metadata.Name, Team: u.unit.Team.Metadata.Name, File: u.unit.Team.File,
+			Images: u.images, Policy: scan.PolicyFor(u.unit.Cluster, u.unit.Team),
+		})
+	}
+	return scan.Stage(ctx, r.scanner, r.resolver, units, now, r.log)
+}
+
+// encode gives the cluster's files, with the teams in held replaced by what is on
+// disk under dir, and the tenants' kustomization.yaml listing the tenant files that
+// remain.
+func (c *clusterRender) encode(dir string, held map[*plan.Unit]bool) (*write.Cluster, error) {
+	name := c.plan.Name()
+	wc := &write.Cluster{Name: name, Files: map[string][]byte{}}
+	var tenants []string
+	for _, u := range c.units {
+		team := u.unit.Team.Metadata.Name
+		if held[u.unit] {
+			prev, err := write.Held(dir, name, team)
+			if err != nil {
+				return nil, err
+			}
+			for p, b := range prev {
+				wc.Files[p] = b
+			}
+			if _, ok := prev[path.Join("clusters", name, "tenants", team+".yaml")]; ok {
+				tenants = append(tenants, team)
+			}
+			continue
+		}
+		for _, f := range u.files {
+			wc.Files[f.Path] = f.Data
+		}
+		tenants = append(tenants, team)
+	}
+	for _, f := range c.clusterFiles(tenants) {
+		b, err := f.Encode()
+		if err != nil {
+			return nil, err
+		}
+		wc.Files[f.Path] = b
+	}
+	return wc, nil
 }
 
 func asBadInput(err error) error {

@@ -16,7 +16,6 @@ import (
 	"testing/fstest"
 
 	"github.com/rampart-gitops/rampart/generator"
-	"github.com/rampart-gitops/rampart/generator/write"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden/*/want")
@@ -75,11 +74,7 @@ func renderCase(t *testing.T, fsys fs.FS) (map[string][]byte, string) {
 	}
 	files := map[string][]byte{}
 	for _, c := range res.Clusters {
-		e, err := write.Encode(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for p, b := range e.Files {
+		for p, b := range c.Files {
 			files[p] = b
 		}
 	}

@@ -186,7 +186,7 @@ local solver(cluster) =
     { apiGroups: ['cert-manager.io'], resources: ['certificates'] },
   ],
 
-  objects(team, cluster, peers):: {
+  objects(team, cluster, intents):: {
     tenant: [],
     files: {
       [app.name + '.yaml']: exposed(team, cluster, app)

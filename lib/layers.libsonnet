@@ -1,4 +1,4 @@
-// The layers beyond the workload, in order. Each exports objects(team, cluster, peers)
+// The layers beyond the workload, in order. Each exports objects(team, cluster, intents)
 // giving {tenant: [...], files: {...}}, platform(cluster, teams) giving files, and
 // tenantRules: the kinds its team files hold, granted to every team's reconciler.
 [

@@ -9,7 +9,7 @@
 // Like the network layer, every team object goes to the tenant layer, out of reach of
 // the team's patches and reconciler.
 local k = import 'k.libsonnet';
-local network = import 'network.libsonnet';
+local intents = import 'intents.libsonnet';
 
 local get = k.get;
 local apiVersion = 'security.istio.io/v1';
@@ -58,9 +58,9 @@ local apiVersion = 'security.istio.io/v1';
     if std.member(prefixes, '/') then []
     else std.flattenArrays([[p, std.rstripChars(p, '/') + '/*'] for p in prefixes]),
 
-  appPolicy(team, cluster, peers, app)::
+  appPolicy(team, cluster, graph, app)::
     local ns = team.metadata.name;
-    local inbound = network.incoming(team, peers, app);
+    local inbound = intents.incoming(graph, app);
     local gw = self.ingressGateway(cluster);
     local exposed = get(app, 'expose', null) != null;
     local http = get(app, 'protocol', 'http') == 'http';
@@ -91,7 +91,7 @@ local apiVersion = 'security.istio.io/v1';
 
   tenantRules:: [],
 
-  objects(team, cluster, peers)::
+  objects(team, cluster, graph)::
     local ns = team.metadata.name;
     {
       tenant:
@@ -101,7 +101,7 @@ local apiVersion = 'security.istio.io/v1';
           // An ALLOW policy with no rules matches nothing: with it, a request no other
           // policy allows is denied.
           k.object(apiVersion, 'AuthorizationPolicy', 'allow-nothing', ns, k.labels(ns)) { spec: {} },
-        ] + std.flattenArrays([$.appPolicy(team, cluster, peers, a) for a in get(team.spec, 'apps', [])]),
+        ] + std.flattenArrays([$.appPolicy(team, cluster, graph, a) for a in get(team.spec, 'apps', [])]),
       files: {},
     },
 

@@ -9,8 +9,8 @@
 // team's patches never reach it and the team's reconciler is granted no network kinds,
 // so neither can widen a rule, drop the baseline, or open egress the platform refuses.
 local k = import 'k.libsonnet';
+local intents = import 'intents.libsonnet';
 local mesh = import 'mesh.libsonnet';
-local workload = import 'workload.libsonnet';
 
 local nsLabel = 'kubernetes.io/metadata.name';
 
@@ -30,65 +30,9 @@ local get = k.get;
 local uniq(xs) = std.foldl(function(acc, x) if std.member(acc, x) then acc else acc + [x], xs, []);
 
 local apps(team) = get(team.spec, 'apps', []);
-local appNamed(team, name) = [a for a in apps(team) if a.name == name];
-
-// consents says whether callee (an app of calleeTeam) accepts calls from callerApp of
-// callerTeam: calls inside a team need no consent, others need allowCallsFrom.
-local consents(calleeTeam, callee, callerTeam, callerApp) =
-  callerTeam == calleeTeam.metadata.name ||
-  std.length([
-    r
-    for r in get(callee, 'allowCallsFrom', [])
-    if r.team == callerTeam && (get(r, 'app', '') == '' || r.app == callerApp)
-  ]) > 0;
-
-// teamOf returns the team of that name on the cluster, or null.
-local teamOf(peers, team, name) =
-  if name == team.metadata.name then team
-  else if std.objectHas(peers, name) then peers[name]
-  else null;
-
-// edge resolves one declared call into the edge it renders, or null when it renders
-// nothing on this cluster: the callee's team does not run here, the app or port does
-// not exist (the loader reports those), or the callee does not consent.
-local edge(peers, team, app, call) =
-  local calleeTeamName = get(call, 'team', team.metadata.name);
-  local calleeTeam = teamOf(peers, team, calleeTeamName);
-  local found = if calleeTeam == null then [] else appNamed(calleeTeam, call.app);
-  if std.length(found) == 0 then null
-  else
-    local callee = found[0];
-    local port = get(call, 'port', callee.port);
-    if port != callee.port || !consents(calleeTeam, callee, team.metadata.name, app.name) then null
-    else {
-      from: { team: team.metadata.name, app: app.name },
-      to: { team: calleeTeamName, app: callee.name, port: port, protocol: workload.protocol(callee) },
-      methods: get(call, 'methods', []),
-      paths: get(call, 'paths', []),
-    };
-
-// allTeams is every team on the cluster, the rendered team included once.
-local allTeams(team, peers) =
-  [peers[n] for n in std.objectFields(peers) if n != team.metadata.name] + [team];
 
 {
   names:: names,
-
-  // outgoing are the edges an app of the team renders as a caller.
-  outgoing(team, peers, app)::
-    std.filter(function(e) e != null, [edge(peers, team, app, c) for c in get(app, 'calls', [])]),
-
-  // incoming are the edges into one app of the team, from every team on the cluster,
-  // sorted by caller so the output does not depend on the order of the peers.
-  incoming(team, peers, app)::
-    local all = std.flattenArrays([
-      std.flattenArrays([$.outgoing(t, peers, a) for a in apps(t)])
-      for t in allTeams(team, peers)
-    ]);
-    std.sort(
-      [e for e in all if e.to.team == team.metadata.name && e.to.app == app.name],
-      function(e) e.from.team + '/' + e.from.app,
-    ),
 
   // hostEgress and cidrEgress split an app's egress by kind.
   hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''],
@@ -151,10 +95,10 @@ local allTeams(team, peers) =
   // appPolicy is one app's allows: ingress from the ingress controller and from every
   // consenting caller, egress to every callee, to CIDRs, and (off Cilium) to the
   // platform's fallback CIDRs for host names.
-  appPolicy(team, cluster, peers, app)::
+  appPolicy(team, cluster, graph, app)::
     local ns = team.metadata.name;
-    local inbound = $.incoming(team, peers, app);
-    local outbound = $.outgoing(team, peers, app);
+    local inbound = intents.incoming(graph, app);
+    local outbound = intents.outgoing(graph, app);
     local exposed = get(app, 'expose', null) != null;
     local hosts = $.hostEgress(app);
     local ingress =
@@ -229,9 +173,9 @@ local allTeams(team, peers) =
       }),
     ],
 
-  objects(team, cluster, peers):: {
+  objects(team, cluster, graph):: {
     tenant: $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
-            [$.appPolicy(team, cluster, peers, a) for a in apps(team)] +
+            [$.appPolicy(team, cluster, graph, a) for a in apps(team)] +
             (if $.cilium(cluster) then
                [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
              else []),

@@ -1,5 +1,5 @@
 // Entry point for the cluster-wide platform layer. Rampart calls it with the cluster
-// and every team on it, and writes each file to clusters/<cluster>/platform/<file>.
+// and the names of the teams on it, and writes each file to clusters/<cluster>/platform/<file>.
 local platform = import 'platform.libsonnet';
 
 function(cluster, teams) {

@@ -1,5 +1,6 @@
 // Entry point for one team on one cluster. Rampart calls it with the cluster, the team
-// and every team on the cluster (peers, by name), and writes:
+// and the team's intents on the cluster (its resolved calls, both directions: see
+// intents.libsonnet), and writes:
 //   tenant -> clusters/<cluster>/tenants/<team>.yaml (applied by the cluster's reconciler)
 //   files  -> clusters/<cluster>/teams/<team>/<file> (applied as the team)
 local layers = import 'layers.libsonnet';
@@ -10,8 +11,8 @@ local workload = import 'workload.libsonnet';
 // merge concatenates the objects of files two layers both write.
 local merge(acc, files) = acc + { [f]: std.get(acc, f, []) + files[f] for f in std.objectFields(files) };
 
-function(cluster, team, peers)
-  local rendered = [l.objects(team, cluster, peers) for l in layers];
+function(cluster, team, intents)
+  local rendered = [l.objects(team, cluster, intents) for l in layers];
   {
     tenant: [namespace.namespace(team, cluster)] +
             namespace.groupBindings(team, cluster) +

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -47,22 +46,15 @@ Nothing is written.`,
   rampart reach --output json | jq '.flows[] | select(.l4 == "allow")'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Validate, Logger: opts.logger})
+			o := generator.Options{Dir: opts.dir, Mode: generator.Validate, Logger: opts.logger, Progress: opts.stderr, Clusters: clusters}
+			res, err := generator.Generate(cmd.Context(), o)
 			if err != nil {
 				return reportRunError(opts, outputText, err)
 			}
-			var known []string
-			for _, c := range res.Clusters {
-				known = append(known, c.Name)
-			}
-			for _, name := range clusters {
-				if !slices.Contains(known, name) {
-					return withCode(exitBadInput, fmt.Errorf("no cluster %q; clusters: %s", name, strings.Join(known, ", ")))
-				}
-			}
-			for i, c := range res.Clusters {
-				if len(clusters) > 0 && !slices.Contains(clusters, c.Name) {
-					continue
+			for i, wc := range res.Clusters {
+				c, err := res.Cluster(wc.Name)
+				if err != nil {
+					return withCode(exitBadInput, err)
 				}
 				ro := reach.Options{}
 				if ic := res.Inventory.Cluster(c.Name); ic != nil {

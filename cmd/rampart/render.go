@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +56,45 @@ func (f *scanFlags) options(opts *rootOptions) generator.ScanOptions {
 	return generator.ScanOptions{Skip: f.skip, Refresh: f.refresh, FailFast: f.failFast, Progress: opts.stderr}
 }
 
+// runFlags are the flags every rendering command shares: the shard and the cache.
+type runFlags struct {
+	clusters []string
+	noCache  bool
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.clusters, "cluster", nil, "render only this cluster (repeatable): one shard of a CI matrix; other clusters' files are not touched")
+	cmd.Flags().BoolVar(&f.noCache, "no-cache", false, "render and verify every team afresh, without the render cache")
+	_ = cmd.RegisterFlagCompletionFunc("cluster", completeClusters)
+}
+
+// options are the generator options of a run in mode.
+func (f *runFlags) options(opts *rootOptions, mode generator.Mode) generator.Options {
+	return generator.Options{
+		Dir: opts.dir, Mode: mode, Logger: opts.logger, Progress: opts.stderr,
+		Clusters: f.clusters, NoCache: f.noCache,
+	}
+}
+
+// completeClusters completes --cluster with the directories under clusters/.
+func completeClusters(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	dir, _ := cmd.Flags().GetString("dir")
+	if dir == "" {
+		dir = "."
+	}
+	entries, err := os.ReadDir(filepath.Join(dir, "clusters"))
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			names = append(names, e.Name())
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
 // reportGate prints the scan gate's outcome: every failing team with its table, and
 // exceptions that expired or match nothing. It returns exit 1 when a team failed.
 func reportGate(opts *rootOptions, res *generator.Result) error {
@@ -84,6 +126,7 @@ func reportGate(opts *rootOptions, res *generator.Result) error {
 func newRenderCmd(opts *rootOptions) *cobra.Command {
 	var output outputFormat
 	var scan scanFlags
+	var run runFlags
 	cmd := &cobra.Command{
 		Use:   "render",
 		Short: "Render teams/ into clusters/<cluster>/",
@@ -97,12 +140,20 @@ func newRenderCmd(opts *rootOptions) *cobra.Command {
 Nothing is written unless every spec is valid and every rendered object passes
 verification (strict upstream types, Pod Security "restricted", tenant isolation,
 Flux's build). Files that did not change are not touched; a cluster's directory is
-swapped in one step.`,
+swapped in one step.
+
+Teams whose inputs did not change (their spec, the intents of the teams they call or
+are called by, cluster.yaml, lib/, their charts, this build of Rampart) are taken from
+the render cache in scan.cacheDir/units, already verified; --no-cache renders
+everything afresh. --cluster renders one shard of a large fleet.`,
 		Example: `  rampart render
-  rampart render -C path/to/repo --output json`,
+  rampart render -C path/to/repo --output json
+  rampart render --cluster prod-weu --cluster prod-neu   # one shard of a CI matrix`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Render, Logger: opts.logger, Scan: scan.options(opts)})
+			o := run.options(opts, generator.Render)
+			o.Scan = scan.options(opts)
+			res, err := generator.Generate(cmd.Context(), o)
 			if err != nil {
 				return reportFailedRun(opts, output, res, err)
 			}
@@ -114,11 +165,13 @@ swapped in one step.`,
 	}
 	addOutputFlag(cmd, &output)
 	scan.register(cmd)
+	run.register(cmd)
 	return cmd
 }
 
 func newValidateCmd(opts *rootOptions) *cobra.Command {
 	var output outputFormat
+	var run runFlags
 	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check every spec and render in memory; report every mistake at once",
@@ -130,7 +183,7 @@ Nothing is written.`,
   rampart validate --output json | jq '.diagnostics[] | .file'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Validate, Logger: opts.logger})
+			res, err := generator.Generate(cmd.Context(), run.options(opts, generator.Validate))
 			if err != nil {
 				return reportRunError(opts, output, err)
 			}
@@ -141,17 +194,19 @@ Nothing is written.`,
 				}{true, nonNil(res.Warnings)})
 			}
 			printWarnings(opts.stderr, res.Warnings)
-			fmt.Fprintf(opts.stdout, "ok: %d teams on %d clusters\n", len(res.Inventory.Teams), len(res.Inventory.Clusters))
+			fmt.Fprintf(opts.stdout, "ok: %d teams on %d clusters\n", len(res.Inventory.Teams), len(res.Clusters))
 			return nil
 		},
 	}
 	addOutputFlag(cmd, &output)
+	run.register(cmd)
 	return cmd
 }
 
 func newCheckCmd(opts *rootOptions) *cobra.Command {
 	var output outputFormat
 	var scan scanFlags
+	var run runFlags
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Fail when clusters/ does not match teams/, lib/ and cluster.yaml",
@@ -162,7 +217,9 @@ exit 2 on bad input. Nothing is written.`,
   rampart check --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := generator.Generate(cmd.Context(), generator.Options{Dir: opts.dir, Mode: generator.Check, Logger: opts.logger, Scan: scan.options(opts)})
+			o := run.options(opts, generator.Check)
+			o.Scan = scan.options(opts)
+			res, err := generator.Generate(cmd.Context(), o)
 			if err != nil {
 				return reportFailedRun(opts, output, res, err)
 			}
@@ -183,6 +240,7 @@ exit 2 on bad input. Nothing is written.`,
 	}
 	addOutputFlag(cmd, &output)
 	scan.register(cmd)
+	run.register(cmd)
 	return cmd
 }
 

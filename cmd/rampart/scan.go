@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rampart-gitops/rampart/generator"
+	"github.com/rampart-gitops/rampart/generator/scan"
 	"github.com/rampart-gitops/rampart/generator/scan/report"
 )
 
@@ -92,7 +93,7 @@ Exit codes: 0 every gate passed, 1 a team failed a gate, 2 the scan could not ru
 
 // scanInput turns the generator's scan report into the report package's input. Images
 // are located at the spec of every team whose verdict names them.
-func scanInput(r *generator.ScanReport) report.Input {
+func scanInput(r *scan.Report) report.Input {
 	in := report.Input{DBVersion: r.DBVersion, Results: r.Results, Sources: map[string][]report.Source{}}
 	byPinned := map[string]string{}
 	for _, ref := range slices.Sorted(maps.Keys(r.Images)) {

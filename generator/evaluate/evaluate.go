@@ -1,12 +1,15 @@
 // Package evaluate runs the jsonnet templates in lib/ in-process with go-jsonnet. It
-// takes a cluster and a team (or the cluster alone, for the platform layer) as
-// top-level arguments and gives the rendered objects, grouped by output file.
+// takes a cluster, a team and the team's intents (or the cluster and its team names,
+// for the platform layer) as top-level arguments and gives the rendered objects,
+// grouped by output file.
 //
 // The templates are the platform team's single place to change a security default:
 // lib/team.jsonnet and lib/platform.jsonnet compose one .libsonnet per layer.
 package evaluate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,11 +40,15 @@ type Output struct {
 }
 
 // Evaluator evaluates the templates of one lib/ directory. It is safe for
-// concurrent use.
+// concurrent use: each evaluation takes a VM from a pool, and a VM keeps the parsed
+// and evaluated lib/ files between evaluations (the templates read no external
+// variables, so an import's value is the same for every team), so lib/ is parsed once
+// per VM rather than once per team.
 type Evaluator struct {
 	lib      fs.FS
 	libName  string
 	importer *fsImporter
+	vms      sync.Pool
 }
 
 // New returns an Evaluator for the templates in lib. libName is how the directory is
@@ -50,33 +57,74 @@ func New(lib fs.FS, libName string) *Evaluator {
 	return &Evaluator{lib: lib, libName: libName, importer: &fsImporter{fsys: lib, name: libName, cache: map[string]*cached{}}}
 }
 
-// Team renders one team on one cluster. peers are every team on the cluster, by
-// name, for cross-team intents.
-func (e *Evaluator) Team(cluster, team, peers any) (*Output, error) {
-	return e.eval(TeamEntry, map[string]any{"cluster": cluster, "team": team, "peers": peers})
+// Team renders one team on one cluster. Each argument is JSON, encoded once by the
+// caller: the cluster is shared by every team on it.
+func (e *Evaluator) Team(cluster, team, intents json.RawMessage) (*Output, error) {
+	return e.eval(TeamEntry, []arg{{"cluster", cluster}, {"intents", intents}, {"team", team}})
 }
 
-// Platform renders the cluster-wide platform layer. teams are every team on the cluster.
-func (e *Evaluator) Platform(cluster, teams any) (*Output, error) {
-	return e.eval(PlatformEntry, map[string]any{"cluster": cluster, "teams": teams})
+// Platform renders the cluster-wide platform layer; teams are the names of the teams
+// on the cluster.
+func (e *Evaluator) Platform(cluster json.RawMessage, teams []string) (*Output, error) {
+	names, err := json.Marshal(teams)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s/%s: encoding the team names: %w", e.libName, PlatformEntry, err)
+	}
+	return e.eval(PlatformEntry, []arg{{"cluster", cluster}, {"teams", names}})
 }
 
-func (e *Evaluator) eval(entry string, args map[string]any) (out *Output, err error) {
-	defer func() {
-		// go-jsonnet is not expected to panic, but a panic must not cross our boundary.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("evaluating %s/%s: internal jsonnet error: %v", e.libName, entry, r)
+// Digest is a hash of every file under lib/ (names and contents): a render's output
+// depends on nothing else of the templates, so it keys the render cache.
+func (e *Evaluator) Digest() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(e.lib, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
-	}()
+		b, err := fs.ReadFile(e.lib, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading %s/: %w", e.libName, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// arg is one top-level argument, as JSON.
+type arg struct {
+	name  string
+	value json.RawMessage
+}
+
+func (e *Evaluator) vm() *jsonnet.VM {
+	if vm, ok := e.vms.Get().(*jsonnet.VM); ok {
+		return vm
+	}
 	vm := jsonnet.MakeVM()
 	vm.Importer(e.importer)
 	vm.ErrorFormatter.SetMaxStackTraceSize(8)
-	for _, name := range slices.Sorted(maps.Keys(args)) {
-		b, err := json.Marshal(args[name])
-		if err != nil {
-			return nil, fmt.Errorf("evaluating %s/%s: encoding argument %s: %w", e.libName, entry, name, err)
+	return vm
+}
+
+func (e *Evaluator) eval(entry string, args []arg) (out *Output, err error) {
+	vm := e.vm()
+	defer func() {
+		// go-jsonnet is not expected to panic, but a panic must not cross our
+		// boundary, and a VM that panicked is not reused.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("evaluating %s/%s: internal jsonnet error: %v", e.libName, entry, r)
+			return
 		}
-		vm.TLACode(name, string(b))
+		e.vms.Put(vm)
+	}()
+	vm.TLAReset()
+	for _, a := range args {
+		vm.TLACode(a.name, string(a.value))
 	}
 	contents, foundAt, err := e.importer.Import("", entry)
 	if err != nil {

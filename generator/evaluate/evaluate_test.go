@@ -1,6 +1,7 @@
 package evaluate_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -17,7 +18,7 @@ func TestErrorsCarryTemplatePositions(t *testing.T) {
 		{
 			name: "runtime error names the libsonnet line",
 			lib: fstest.MapFS{
-				"team.jsonnet":   {Data: []byte("local w = import 'work.libsonnet';\nfunction(cluster, team, peers) { tenant: [], files: { 'a.yaml': [w.obj(team)] } }\n")},
+				"team.jsonnet":   {Data: []byte("local w = import 'work.libsonnet';\nfunction(cluster, team, intents) { tenant: [], files: { 'a.yaml': [w.obj(team)] } }\n")},
 				"work.libsonnet": {Data: []byte("{\n  obj(team):: error 'replicas must be set for ' + team.name,\n}\n")},
 			},
 			want: []string{"lib/work.libsonnet:2", "replicas must be set for payments"},
@@ -25,28 +26,28 @@ func TestErrorsCarryTemplatePositions(t *testing.T) {
 		{
 			name: "syntax error names file line and column",
 			lib: fstest.MapFS{
-				"team.jsonnet": {Data: []byte("function(cluster, team, peers) {\n  tenant: [,\n}\n")},
+				"team.jsonnet": {Data: []byte("function(cluster, team, intents) {\n  tenant: [,\n}\n")},
 			},
 			want: []string{"lib/team.jsonnet:2"},
 		},
 		{
 			name: "import outside lib is refused",
 			lib: fstest.MapFS{
-				"team.jsonnet": {Data: []byte("local x = import '../secrets.libsonnet';\nfunction(cluster, team, peers) x\n")},
+				"team.jsonnet": {Data: []byte("local x = import '../secrets.libsonnet';\nfunction(cluster, team, intents) x\n")},
 			},
 			want: []string{"leaves lib/"},
 		},
 		{
 			name: "file names cannot leave the directory",
 			lib: fstest.MapFS{
-				"team.jsonnet": {Data: []byte("function(cluster, team, peers) { tenant: [], files: { '../../platform/x.yaml': [] } }\n")},
+				"team.jsonnet": {Data: []byte("function(cluster, team, intents) { tenant: [], files: { '../../platform/x.yaml': [] } }\n")},
 			},
 			want: []string{"plain name ending in .yaml"},
 		},
 		{
 			name: "objects need apiVersion kind and name",
 			lib: fstest.MapFS{
-				"team.jsonnet": {Data: []byte("function(cluster, team, peers) { tenant: [{ kind: 'Namespace' }], files: {} }\n")},
+				"team.jsonnet": {Data: []byte("function(cluster, team, intents) { tenant: [{ kind: 'Namespace' }], files: {} }\n")},
 			},
 			want: []string{"tenant[0]", "apiVersion, kind and metadata.name"},
 		},
@@ -54,7 +55,7 @@ func TestErrorsCarryTemplatePositions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := evaluate.New(tt.lib, "lib")
-			_, err := ev.Team(map[string]any{}, map[string]any{"name": "payments"}, map[string]any{})
+			_, err := ev.Team(json.RawMessage(`{}`), json.RawMessage(`{"name": "payments"}`), json.RawMessage(`{}`))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -69,13 +70,13 @@ func TestErrorsCarryTemplatePositions(t *testing.T) {
 
 func TestTeamOutputGroupsObjectsByFile(t *testing.T) {
 	lib := fstest.MapFS{
-		"team.jsonnet": {Data: []byte(`function(cluster, team, peers) {
+		"team.jsonnet": {Data: []byte(`function(cluster, team, intents) {
   tenant: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: team.name } }],
   files: { [a + '.yaml']: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: a, namespace: team.name } }] for a in team.apps },
 }
 `)},
 	}
-	out, err := evaluate.New(lib, "lib").Team(map[string]any{}, map[string]any{"name": "pay", "apps": []string{"api", "worker"}}, nil)
+	out, err := evaluate.New(lib, "lib").Team(json.RawMessage(`{}`), json.RawMessage(`{"name": "pay", "apps": ["api", "worker"]}`), json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -62,9 +62,10 @@ func netWhere(t *Team, field string) string {
 	return fmt.Sprintf("%s:%d:%d (%s)", t.File, line, col, field)
 }
 
-// consents says whether callee, an app of calleeTeam, accepts calls from callerApp of
-// callerTeam. The templates (lib/network.libsonnet) apply the same rule.
-func consents(calleeTeam string, callee *spec.App, callerTeam, callerApp string) bool {
+// Consents says whether callee, an app of calleeTeam, accepts calls from callerApp of
+// callerTeam: calls inside a team need no consent, others need allowCallsFrom. The
+// planner resolves the intent graph the templates render with this same rule.
+func Consents(calleeTeam string, callee *spec.App, callerTeam, callerApp string) bool {
 	if calleeTeam == callerTeam {
 		return true
 	}
@@ -92,7 +93,7 @@ func checkCall(inv *Inventory, t *Team, a *spec.App, field string, c spec.Call) 
 	appField := Index("spec.apps", ai)
 	caller := t.Metadata.Name + "/" + a.Name
 	target := calleeTeamName + "/" + app.Name
-	if !consents(calleeTeamName, app, t.Metadata.Name, a.Name) {
+	if !Consents(calleeTeamName, app, t.Metadata.Name, a.Name) {
 		out = append(out, netDiag(t, field, diag.Error,
 			fmt.Sprintf("team %s must add {team: %s, app: %s} to allowCallsFrom of app %s at %s, or team %s removes this call",
 				calleeTeamName, t.Metadata.Name, a.Name, app.Name, netWhere(callee, appField), t.Metadata.Name),

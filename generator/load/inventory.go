@@ -18,6 +18,9 @@ type Inventory struct {
 	Warnings diag.List
 	// teamFiles are the names of every team file, whether or not it loaded.
 	teamFiles map[string]bool
+	// clusterByName and teamByName index Clusters and Teams (see index).
+	clusterByName map[string]*Cluster
+	teamByName    map[string]*Team
 }
 
 // teamExists says whether a team of that name has a file, valid or not: a reference
@@ -44,22 +47,32 @@ type Cluster struct {
 	Pos *Positions
 }
 
-// Cluster returns the cluster of that name, or nil.
-func (inv *Inventory) Cluster(name string) *Cluster {
+// index builds the by-name lookups; call it again after Clusters or Teams move.
+func (inv *Inventory) index() {
+	inv.clusterByName = make(map[string]*Cluster, len(inv.Clusters))
 	for i := range inv.Clusters {
-		if inv.Clusters[i].Metadata.Name == name {
-			return &inv.Clusters[i]
+		inv.clusterByName[inv.Clusters[i].Metadata.Name] = &inv.Clusters[i]
+	}
+	inv.teamByName = make(map[string]*Team, len(inv.Teams))
+	for i := range inv.Teams {
+		if _, dup := inv.teamByName[inv.Teams[i].Metadata.Name]; !dup {
+			inv.teamByName[inv.Teams[i].Metadata.Name] = &inv.Teams[i]
 		}
 	}
-	return nil
+}
+
+// Cluster returns the cluster of that name, or nil.
+func (inv *Inventory) Cluster(name string) *Cluster {
+	if inv.clusterByName == nil {
+		inv.index()
+	}
+	return inv.clusterByName[name]
 }
 
 // Team returns the team of that name, or nil.
 func (inv *Inventory) Team(name string) *Team {
-	for i := range inv.Teams {
-		if inv.Teams[i].Metadata.Name == name {
-			return &inv.Teams[i]
-		}
+	if inv.teamByName == nil {
+		inv.index()
 	}
-	return nil
+	return inv.teamByName[name]
 }

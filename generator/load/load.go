@@ -50,14 +50,15 @@ func Load(root fs.FS) (*Inventory, error) {
 	}
 	l.summarize()
 	inv.teamFiles = l.teamFiles
+	slices.SortFunc(inv.Clusters, func(a, b Cluster) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	slices.SortFunc(inv.Teams, func(a, b Team) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
+	inv.index()
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
 	if err := l.diags.Err(); err != nil {
 		return nil, err
 	}
 	inv.Warnings = l.diags.Warnings().Sort()
-	slices.SortFunc(inv.Clusters, func(a, b Cluster) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
-	slices.SortFunc(inv.Teams, func(a, b Team) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
 	return inv, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
@@ -144,4 +145,120 @@ func Kustomization(resources []string) map[string]any {
 		"kind":       "Kustomization",
 		"resources":  resources,
 	}
+}
+
+// PodSpecPath is where an object of kind keeps its pod spec, or nil when it has none:
+// the one walker of pod templates the stages share.
+func PodSpecPath(kind string) []string {
+	switch kind {
+	case "Pod":
+		return []string{"spec"}
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
+		return []string{"spec", "template", "spec"}
+	case "CronJob":
+		return []string{"spec", "jobTemplate", "spec", "template", "spec"}
+	}
+	return nil
+}
+
+// Containers calls fn with every container (init, regular and ephemeral) of an
+// object's pod template; fn may change the container in place.
+func Containers(o *unstructured.Unstructured, fn func(c map[string]any)) {
+	specPath := PodSpecPath(o.GetKind())
+	if specPath == nil {
+		return
+	}
+	for _, field := range []string{"initContainers", "containers", "ephemeralContainers"} {
+		list, found, err := unstructured.NestedFieldNoCopy(o.Object, append(slices.Clone(specPath), field)...)
+		if err != nil || !found {
+			continue
+		}
+		items, ok := list.([]any)
+		if !ok {
+			continue
+		}
+		for _, c := range items {
+			if m, ok := c.(map[string]any); ok {
+				fn(m)
+			}
+		}
+	}
+}
+
+// Images calls fn with every container image of an object's pod template; fn returns
+// the image to keep (pinning rewrites it).
+func Images(o *unstructured.Unstructured, fn func(image string) string) {
+	Containers(o, func(c map[string]any) {
+		if img, ok := c["image"].(string); ok {
+			c["image"] = fn(img)
+		}
+	})
+}
+
+// Decode reads the objects of an encoded file (the inverse of File.Encode for files
+// of objects).
+func Decode(b []byte) ([]*unstructured.Unstructured, error) {
+	var out []*unstructured.Unstructured
+	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
+		doc = bytes.TrimPrefix(doc, []byte(Header))
+		doc = bytes.TrimPrefix(doc, []byte("---\n"))
+		if len(bytes.TrimSpace(doc)) == 0 {
+			continue
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			return nil, err
+		}
+		out = append(out, &unstructured.Unstructured{Object: m})
+	}
+	return out, nil
+}
+
+// Classify says which layer a rendered file of a cluster belongs to and its team,
+// from its path (clusters/<cluster>/...).
+func Classify(p string) (Layer, string) {
+	parts := strings.Split(p, "/")
+	if len(parts) < 3 {
+		return LayerRoot, ""
+	}
+	switch rest := parts[2:]; {
+	case len(rest) == 1:
+		return LayerRoot, ""
+	case rest[0] == "platform":
+		return LayerPlatform, ""
+	case rest[0] == "tenants":
+		if rest[1] == "kustomization.yaml" {
+			return LayerTenant, ""
+		}
+		return LayerTenant, strings.TrimSuffix(rest[1], ".yaml")
+	case rest[0] == "teams" && len(rest) >= 3:
+		return LayerTeam, rest[1]
+	}
+	return LayerRoot, ""
+}
+
+// DecodeCluster reads a cluster's encoded files (path → bytes) back into a Cluster
+// with objects, for the stages that read rendered output (reach).
+func DecodeCluster(name string, files map[string][]byte) (*Cluster, error) {
+	c := &Cluster{Name: name}
+	for p, b := range files {
+		layer, team := Classify(p)
+		f := &File{Path: p, Layer: layer, Team: team}
+		if path.Base(p) == "kustomization.yaml" {
+			var raw map[string]any
+			if err := yaml.Unmarshal(bytes.TrimPrefix(b, []byte(Header)), &raw); err != nil {
+				return nil, fmt.Errorf("decoding %s: %w", p, err)
+			}
+			f.Raw = raw
+		} else {
+			objs, err := Decode(b)
+			if err != nil {
+				return nil, fmt.Errorf("decoding %s: %w", p, err)
+			}
+			f.Objects = objs
+		}
+		c.Files = append(c.Files, f)
+	}
+	c.Sort()
+	return c, nil
 }

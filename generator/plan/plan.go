@@ -1,33 +1,83 @@
 // Package plan turns a loaded inventory into the render matrix: for every cluster, the
-// teams that run on it. Every cluster is planned, even one with no teams, so its
-// platform layer is rendered and stale tenants are pruned.
+// units to render (one per team that runs there) and the cross-team intent graph,
+// computed once per cluster, so each unit carries only the edges it touches. Every
+// cluster is planned, even one with no teams, so its platform layer is rendered and
+// stale tenants are pruned.
 package plan
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/rampart-gitops/rampart/generator/load"
 )
 
-// Cluster is one cluster and the teams that run on it, sorted by name.
+// Cluster is one cluster and its units, sorted by team name.
 type Cluster struct {
 	Cluster *load.Cluster
-	Teams   []*load.Team
+	Units   []*Unit
 }
 
-// Make builds the matrix, clusters and teams in name order.
-func Make(inv *load.Inventory) []Cluster {
-	var out []Cluster
+// Name is the cluster's name.
+func (c *Cluster) Name() string { return c.Cluster.Metadata.Name }
+
+// Teams are the names of the teams on the cluster, sorted.
+func (c *Cluster) Teams() []string {
+	names := make([]string, len(c.Units))
+	for i, u := range c.Units {
+		names[i] = u.Team.Metadata.Name
+	}
+	return names
+}
+
+// Unit is one team on one cluster: what a render evaluates, verifies and caches as one.
+type Unit struct {
+	Cluster *load.Cluster
+	Team    *load.Team
+	// Intents are the team's resolved calls on this cluster, both directions.
+	Intents Intents
+}
+
+// Name is the unit's name, cluster/team, for logs and progress.
+func (u *Unit) Name() string { return u.Cluster.Metadata.Name + "/" + u.Team.Metadata.Name }
+
+// Make builds the matrix, clusters and teams in name order. only, when not empty,
+// restricts it to the clusters named there (a CI matrix renders a shard); naming a
+// cluster that does not exist is an error.
+func Make(inv *load.Inventory, only []string) ([]*Cluster, error) {
+	var unknown []string
+	for _, name := range only {
+		if inv.Cluster(name) == nil {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) > 0 {
+		var known []string
+		for i := range inv.Clusters {
+			known = append(known, inv.Clusters[i].Metadata.Name)
+		}
+		return nil, fmt.Errorf("no cluster %s; clusters: %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	}
+	var out []*Cluster
 	for i := range inv.Clusters {
 		c := &inv.Clusters[i]
-		pc := Cluster{Cluster: c}
+		if len(only) > 0 && !slices.Contains(only, c.Metadata.Name) {
+			continue
+		}
+		pc := &Cluster{Cluster: c}
+		var teams []*load.Team
 		for j := range inv.Teams {
 			t := &inv.Teams[j]
 			if slices.Contains(t.Spec.Clusters, c.Metadata.Name) {
-				pc.Teams = append(pc.Teams, t)
+				teams = append(teams, t)
 			}
+		}
+		graph := IntentGraph(teams)
+		for _, t := range teams {
+			pc.Units = append(pc.Units, &Unit{Cluster: c, Team: t, Intents: graph[t.Metadata.Name]})
 		}
 		out = append(out, pc)
 	}
-	return out
+	return out, nil
 }

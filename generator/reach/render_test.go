@@ -1,6 +1,7 @@
 package reach
 
 import (
+	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-gitops/rampart/generator/evaluate"
+	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/plan"
 	"github.com/rampart-gitops/rampart/generator/spec"
 	"github.com/rampart-gitops/rampart/generator/transform"
 )
@@ -29,27 +32,36 @@ func renderCluster(t testing.TB, cluster *spec.Cluster, teams []*spec.Team) *man
 		lib = dir
 	}
 	ev := evaluate.New(os.DirFS(lib), "lib")
-	peers := map[string]any{}
-	var on []*spec.Team
+	var on []*load.Team
+	var names []string
 	for _, tm := range teams {
 		if slices.Contains(tm.Spec.Clusters, cluster.Metadata.Name) {
-			peers[tm.Metadata.Name] = tm
-			on = append(on, tm)
+			on = append(on, &load.Team{Team: tm})
+			names = append(names, tm.Metadata.Name)
 		}
 	}
-	platform, err := ev.Platform(cluster, peers)
+	cj, err := json.Marshal(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, err := ev.Platform(cj, names)
 	if err != nil {
 		t.Fatalf("rendering the platform layer: %v", err)
 	}
-	var tts []*transform.Team
+	graph := plan.IntentGraph(on)
+	files := transform.ClusterFiles(cluster.Metadata.Name, platform.Files, names)
 	for _, tm := range on {
-		out, err := ev.Team(cluster, tm, peers)
+		tj, _ := json.Marshal(tm.Team)
+		ij, _ := json.Marshal(graph[tm.Metadata.Name])
+		out, err := ev.Team(cj, tj, ij)
 		if err != nil {
 			t.Fatalf("rendering team %s: %v", tm.Metadata.Name, err)
 		}
-		tts = append(tts, &transform.Team{Name: tm.Metadata.Name, Tenant: out.Tenant, Files: out.Files})
+		files = append(files, transform.TeamFiles(cluster.Metadata.Name, &transform.Team{Name: tm.Metadata.Name, Tenant: out.Tenant, Files: out.Files})...)
 	}
-	return transform.Layout(cluster.Metadata.Name, platform.Files, tts)
+	c := &manifest.Cluster{Name: cluster.Metadata.Name, Files: files}
+	c.Sort()
+	return c
 }
 
 // examples reads the repository's example teams and clusters.

@@ -2,45 +2,18 @@ package scan
 
 import (
 	"io"
-	"os"
 
-	"github.com/cheggaaa/pb/v3"
-	"golang.org/x/term"
+	"github.com/rampart-gitops/rampart/generator/internal/progress"
 )
 
-// progress draws a bar (images done/total and the current image) when the writer is
-// a terminal; otherwise it does nothing and the Logger's lines tell the story.
-type progress struct {
-	bar *pb.ProgressBar
+// newProgress draws a bar (images done/total and the current image) when the writer
+// is a terminal; otherwise it does nothing and the Logger's lines tell the story.
+func newProgress(w io.Writer, total int) *progressBar {
+	return &progressBar{progress.New(w, total, "images")}
 }
 
-const progressTemplate = `{{counters . }} images {{bar . "[" "=" ">" " " "]"}} {{etime . }} {{string . "image"}}`
+type progressBar struct{ *progress.Bar }
 
-func newProgress(w io.Writer, total int) *progress {
-	f, ok := w.(*os.File)
-	if !ok || f == nil || !term.IsTerminal(int(f.Fd())) || total == 0 {
-		return &progress{}
-	}
-	bar := pb.New(total).SetTemplateString(progressTemplate).SetWriter(f).SetMaxWidth(120)
-	bar.Set(pb.CleanOnFinish, true)
-	bar.Start()
-	return &progress{bar: bar}
-}
-
-func (p *progress) start(image string) {
-	if p.bar != nil {
-		p.bar.Set("image", image)
-	}
-}
-
-func (p *progress) done() {
-	if p.bar != nil {
-		p.bar.Increment()
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
-}
+func (p *progressBar) start(image string) { p.Start(image) }
+func (p *progressBar) done()              { p.Done() }
+func (p *progressBar) finish()            { p.Finish() }

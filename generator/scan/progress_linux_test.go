@@ -51,7 +51,7 @@ func TestProgressBarOnTerminal(t *testing.T) {
 		}
 	}()
 	p := newProgress(slave, 2)
-	if p.bar == nil {
+	if !p.Drawing() {
 		t.Fatal("no progress bar for a terminal")
 	}
 	p.start("registry.example.com/team/api:1.0.0@sha256:abc")

@@ -1,44 +1,21 @@
 package scan
 
-import (
-	"fmt"
-	"strings"
-)
+import "github.com/rampart-gitops/rampart/generator/spec"
 
-// Severity is a vulnerability severity as Trivy reports it. Its values are those of
-// spec.Severity, so a plain conversion works both ways.
-type Severity string
+// Severity is spec.Severity: findings and thresholds are one type.
+type Severity = spec.Severity
 
 // Severities, lowest first.
 const (
-	SeverityUnknown  Severity = "UNKNOWN"
-	SeverityLow      Severity = "LOW"
-	SeverityMedium   Severity = "MEDIUM"
-	SeverityHigh     Severity = "HIGH"
-	SeverityCritical Severity = "CRITICAL"
+	SeverityUnknown  = spec.SeverityUnknown
+	SeverityLow      = spec.SeverityLow
+	SeverityMedium   = spec.SeverityMedium
+	SeverityHigh     = spec.SeverityHigh
+	SeverityCritical = spec.SeverityCritical
 )
 
 // Severities lists the severities lowest first.
-var Severities = []Severity{SeverityUnknown, SeverityLow, SeverityMedium, SeverityHigh, SeverityCritical}
-
-// Rank orders severities: UNKNOWN 0 … CRITICAL 4; anything else is -1.
-func (s Severity) Rank() int {
-	for i, v := range Severities {
-		if v == s {
-			return i
-		}
-	}
-	return -1
-}
-
-// AtLeast reports whether s is at or above threshold.
-func (s Severity) AtLeast(threshold Severity) bool { return s.Rank() >= threshold.Rank() }
+var Severities = spec.Severities
 
 // ParseSeverity accepts a severity name in any case.
-func ParseSeverity(s string) (Severity, error) {
-	v := Severity(strings.ToUpper(strings.TrimSpace(s)))
-	if v.Rank() < 0 {
-		return "", fmt.Errorf("severity %q is not one of UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL", s)
-	}
-	return v, nil
-}
+func ParseSeverity(s string) (Severity, error) { return spec.ParseSeverity(s) }

@@ -60,18 +60,6 @@ const (
 	PolicyEnforce PolicyMode = "Enforce"
 )
 
-// Severity is a vulnerability severity, as Trivy reports it.
-type Severity string
-
-// Severities, lowest first.
-const (
-	SeverityUnknown  Severity = "UNKNOWN"
-	SeverityLow      Severity = "LOW"
-	SeverityMedium   Severity = "MEDIUM"
-	SeverityHigh     Severity = "HIGH"
-	SeverityCritical Severity = "CRITICAL"
-)
-
 // ClusterSpec is what the platform declares about a cluster.
 type ClusterSpec struct {
 	// Environment is production, staging or development. Production gets read-only

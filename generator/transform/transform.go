@@ -1,6 +1,6 @@
-// Package transform turns evaluated objects into a cluster's rendered tree. It takes
-// the platform layer and each team's tenant and team objects, applies the team's
-// Flux-format patches and image overrides with Flux's own kustomize build, stamps the
+// Package transform turns evaluated objects into rendered files. It takes a team's
+// tenant and team objects (or a cluster's platform layer), applies the team's
+// Flux-format patches and image overrides with Flux's kustomize build, stamps the
 // standard labels, lays the files out under clusters/<cluster>/ with their
 // kustomization.yaml files, and sorts everything.
 package transform
@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	fluxapi "github.com/fluxcd/pkg/apis/kustomize"
-	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -22,6 +21,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rampart-gitops/rampart/generator/internal/fluxbuild"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
@@ -94,7 +94,7 @@ func Customize(t *Team) error {
 	if err := fs.WriteFile(path.Join(dir, "kustomization.yaml"), ky); err != nil {
 		return fmt.Errorf("customizing team %q: %w", t.Name, err)
 	}
-	res, err := fluxkustomize.Build(fs, dir)
+	res, err := fluxbuild.Build(fs, dir)
 	if err != nil {
 		return fmt.Errorf("applying the patches and images of team %q: %w", t.Name, err)
 	}
@@ -150,45 +150,60 @@ func selector(s *fluxapi.Selector) *kustypes.Selector {
 	}
 }
 
-// Layout places a cluster's platform files and its teams into the cluster's
-// directory, with a kustomization.yaml in each directory. The cluster root lists
-// only platform/ and tenants/: team directories are applied by each team's own Flux
-// Kustomization, never by the cluster's reconciler.
-func Layout(cluster string, platform map[string][]*unstructured.Unstructured, teams []*Team) *manifest.Cluster {
-	c := &manifest.Cluster{Name: cluster}
-	root := c.Dir()
-	add := func(dir string, layer manifest.Layer, team string, files map[string][]*unstructured.Unstructured) {
-		names := slices.Sorted(maps.Keys(files))
-		for _, name := range names {
-			objs := slices.Clone(files[name])
-			for _, o := range objs {
-				stamp(o, team)
-			}
-			c.Files = append(c.Files, &manifest.File{Path: path.Join(dir, name), Layer: layer, Team: team, Objects: objs})
+// TeamFiles lays out one team on a cluster: its tenant file, tenants/<team>.yaml
+// (applied by the cluster's reconciler), and its directory, teams/<team>/, with the
+// directory's kustomization.yaml (applied by the team's own Flux Kustomization).
+// Objects get the standard labels and are sorted; files are sorted by path.
+func TeamFiles(cluster string, t *Team) []*manifest.File {
+	root := path.Join("clusters", cluster)
+	tenant := slices.Clone(t.Tenant)
+	for _, o := range tenant {
+		stamp(o, t.Name)
+	}
+	files := []*manifest.File{{Path: path.Join(root, "tenants", t.Name+".yaml"), Layer: manifest.LayerTenant, Team: t.Name, Objects: tenant}}
+	files = append(files, directory(path.Join(root, "teams", t.Name), manifest.LayerTeam, t.Name, t.Files)...)
+	sortFiles(files)
+	return files
+}
+
+// ClusterFiles lays out what a cluster has besides its teams: the root
+// kustomization.yaml, which lists only platform/ and tenants/ (team directories are
+// applied by each team's own Flux Kustomization, never by the cluster's reconciler),
+// the platform directory, and the kustomization.yaml that lists the tenant files of
+// the given teams.
+func ClusterFiles(cluster string, platform map[string][]*unstructured.Unstructured, tenants []string) []*manifest.File {
+	root := path.Join("clusters", cluster)
+	files := []*manifest.File{{Path: path.Join(root, "kustomization.yaml"), Layer: manifest.LayerRoot, Raw: manifest.Kustomization([]string{"platform", "tenants"})}}
+	files = append(files, directory(path.Join(root, "platform"), manifest.LayerPlatform, "", platform)...)
+	names := make([]string, len(tenants))
+	for i, t := range tenants {
+		names[i] = t + ".yaml"
+	}
+	slices.Sort(names)
+	files = append(files, &manifest.File{Path: path.Join(root, "tenants", "kustomization.yaml"), Layer: manifest.LayerTenant, Raw: manifest.Kustomization(names)})
+	sortFiles(files)
+	return files
+}
+
+// directory lays out the files of one directory and its kustomization.yaml.
+func directory(dir string, layer manifest.Layer, team string, files map[string][]*unstructured.Unstructured) []*manifest.File {
+	var out []*manifest.File
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range names {
+		objs := slices.Clone(files[name])
+		for _, o := range objs {
+			stamp(o, team)
 		}
-		c.Files = append(c.Files, &manifest.File{Path: path.Join(dir, "kustomization.yaml"), Layer: layer, Team: team, Raw: manifest.Kustomization(names)})
+		out = append(out, &manifest.File{Path: path.Join(dir, name), Layer: layer, Team: team, Objects: objs})
 	}
-	c.Files = append(c.Files, &manifest.File{Path: path.Join(root, "kustomization.yaml"), Layer: manifest.LayerRoot, Raw: manifest.Kustomization([]string{"platform", "tenants"})})
-	add(path.Join(root, "platform"), manifest.LayerPlatform, "", platform)
-	tenants := map[string][]*unstructured.Unstructured{}
-	for _, t := range teams {
-		tenants[t.Name+".yaml"] = t.Tenant
+	return append(out, &manifest.File{Path: path.Join(dir, "kustomization.yaml"), Layer: layer, Team: team, Raw: manifest.Kustomization(names)})
+}
+
+func sortFiles(files []*manifest.File) {
+	slices.SortFunc(files, func(a, b *manifest.File) int { return strings.Compare(a.Path, b.Path) })
+	for _, f := range files {
+		manifest.SortObjects(f.Objects)
 	}
-	// Tenant files share one kustomization.yaml; each file still belongs to its team.
-	add(path.Join(root, "tenants"), manifest.LayerTenant, "", tenants)
-	for _, f := range c.Files {
-		if f.Layer == manifest.LayerTenant && f.Raw == nil {
-			f.Team = strings.TrimSuffix(path.Base(f.Path), ".yaml")
-			for _, o := range f.Objects {
-				stamp(o, f.Team)
-			}
-		}
-	}
-	for _, t := range teams {
-		add(path.Join(root, "teams", t.Name), manifest.LayerTeam, t.Name, t.Files)
-	}
-	c.Sort()
-	return c
 }
 
 // stamp sets the labels every rendered object carries.

@@ -10,13 +10,13 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
-	"maps"
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
-	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,8 +27,10 @@ import (
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/internal/fluxbuild"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
@@ -43,46 +45,115 @@ type Options struct {
 	KubernetesVersion string
 }
 
-// Cluster verifies one cluster's rendered tree.
-func Cluster(c *manifest.Cluster, opts Options) diag.List {
-	v := &verifier{cluster: c}
-	v.lv = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
+// pssEvaluator is the Pod Security evaluator, made once: its checks are stateless.
+var pssEvaluator = sync.OnceValues(func() (policy.Evaluator, error) {
+	return policy.NewEvaluator(policy.DefaultChecks(), nil)
+})
+
+// Checker verifies the files of one cluster. It is made once per cluster from the
+// cluster's platform layer (which grants what tenant reconcilers may manage) and is
+// safe for concurrent use, so the units of a cluster are verified in parallel.
+type Checker struct {
+	cluster string
+	lv      psaapi.LevelVersion
+	pss     policy.Evaluator
+	grants  map[string]bool // "group/resource"
+}
+
+// New returns the Checker of a cluster whose platform layer is platform.
+func New(cluster string, platform []*manifest.File, opts Options) (*Checker, diag.List) {
+	c := &Checker{cluster: cluster}
+	c.lv = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
 	if opts.KubernetesVersion != "" {
 		ver, err := psaapi.ParseVersion("v" + opts.KubernetesVersion)
 		if err != nil {
-			v.add(diag.Diagnostic{File: path.Join(c.Dir(), "cluster.yaml"), Field: "spec.kubernetesVersion", Message: err.Error()})
-		} else {
-			v.lv.Version = ver
+			return nil, diag.List{{File: path.Join("clusters", cluster, "cluster.yaml"), Field: "spec.kubernetesVersion", Message: err.Error(), Severity: diag.Error}}
+		}
+		c.lv.Version = ver
+	}
+	evaluator, err := pssEvaluator()
+	if err != nil {
+		return nil, diag.List{{Message: fmt.Sprintf("loading the Pod Security checks: %v", err), Severity: diag.Error}}
+	}
+	c.pss = evaluator
+	c.grants = tenantGrants(platform)
+	return c, nil
+}
+
+// Cluster verifies a whole rendered cluster at once (the render verifies unit by
+// unit with a Checker; this is the same checks over every file).
+func Cluster(c *manifest.Cluster, opts Options) diag.List {
+	var platform []*manifest.File
+	for _, f := range c.Files {
+		if f.Layer == manifest.LayerPlatform {
+			platform = append(platform, f)
 		}
 	}
-	evaluator, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
-	if err != nil {
-		v.add(diag.Diagnostic{Message: fmt.Sprintf("loading the Pod Security checks: %v", err)})
-		return v.diags.Sort()
+	ch, diags := New(c.Name, platform, opts)
+	if ch == nil {
+		return diags
 	}
-	v.pss = evaluator
-	v.grants = tenantGrants(c)
+	diags, _ = ch.Files(c.Files)
+	return diags
+}
+
+// Object identifies one rendered object, for the check that nothing is rendered
+// twice across the units of a cluster.
+type Object struct {
+	// Key is apiVersion/Kind/namespace/name.
+	Key string `json:"key"`
+	// Ref is Kind/namespace/name, for messages.
+	Ref string `json:"ref"`
+	// File is the path of the file that holds it.
+	File string `json:"file"`
+}
+
+// Files verifies the given files of the cluster: every object (strict types, Pod
+// Security, isolation, not rendered twice among them), and Flux's build of each
+// directory among them (a team's directory, the platform directory) and of each
+// tenant file on its own. It returns the objects it saw, for Duplicates.
+func (c *Checker) Files(files []*manifest.File) (diag.List, []Object) {
+	v := &verifier{Checker: c, files: files}
+	var objects []Object
 	seen := map[string]string{}
-	for _, f := range c.Files {
+	for _, f := range files {
 		for _, o := range f.Objects {
 			key := o.GetAPIVersion() + "/" + manifest.Ref(o)
 			if other, dup := seen[key]; dup {
 				v.obj(f, o, fmt.Sprintf("rendered twice (also in %s); object names must be unique", other), "")
 			}
 			seen[key] = f.Path
+			objects = append(objects, Object{Key: key, Ref: manifest.Ref(o), File: f.Path})
 			v.object(f, o)
 		}
 	}
 	v.build()
-	return v.diags.Sort()
+	return v.diags.Sort(), objects
+}
+
+// Duplicates reports objects rendered twice across a cluster's units (each unit's
+// Files already reports those within it). The cluster root's build (platform/ and
+// tenants/) is the builds of its parts plus this check: its kustomizations list
+// resources and nothing else.
+func Duplicates(units ...[]Object) diag.List {
+	var out diag.List
+	seen := map[string]string{}
+	for _, objs := range units {
+		for _, o := range objs {
+			if other, dup := seen[o.Key]; dup {
+				out = append(out, diag.Diagnostic{File: o.File, Object: o.Ref, Message: fmt.Sprintf("rendered twice (also in %s); object names must be unique", other), Severity: diag.Error})
+				continue
+			}
+			seen[o.Key] = o.File
+		}
+	}
+	return out.Sort()
 }
 
 type verifier struct {
-	cluster *manifest.Cluster
-	lv      psaapi.LevelVersion
-	pss     policy.Evaluator
-	grants  map[string]bool // "group/resource"
-	diags   diag.List
+	*Checker
+	files []*manifest.File
+	diags diag.List
 }
 
 func (v *verifier) add(d diag.Diagnostic) {
@@ -171,9 +242,9 @@ func podTemplate(obj any) (*metav1.ObjectMeta, *corev1.PodSpec, bool) {
 }
 
 // tenantGrants reads what the platform layer's tenant reconciler role grants.
-func tenantGrants(c *manifest.Cluster) map[string]bool {
+func tenantGrants(platform []*manifest.File) map[string]bool {
 	grants := map[string]bool{}
-	for _, f := range c.Files {
+	for _, f := range platform {
 		if f.Layer != manifest.LayerPlatform {
 			continue
 		}
@@ -197,12 +268,13 @@ func tenantGrants(c *manifest.Cluster) map[string]bool {
 	return grants
 }
 
-// build runs Flux's own kustomize build on the cluster root (platform and tenants)
-// and on every team directory, in memory.
+// build runs Flux's kustomize build, in memory, on every directory among the files
+// that has a kustomization.yaml (a team's directory, the platform directory) and on
+// every tenant file alone.
 func (v *verifier) build() {
 	fs := filesys.MakeFsInMemory()
-	dirs := map[string]bool{}
-	for _, f := range v.cluster.Files {
+	var dirs []string
+	for _, f := range v.files {
 		b, err := f.Encode()
 		if err != nil {
 			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
@@ -212,12 +284,28 @@ func (v *verifier) build() {
 			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
 			return
 		}
-		if path.Base(f.Path) == "kustomization.yaml" && (f.Layer == manifest.LayerRoot || f.Layer == manifest.LayerTeam) {
-			dirs[path.Dir(f.Path)] = true
+		switch {
+		case f.Layer == manifest.LayerTenant && f.Raw == nil:
+			// A tenant file builds on its own, as one resource of tenants/.
+			dir := "/tenant-" + strings.TrimSuffix(path.Base(f.Path), ".yaml")
+			k, err := yaml.Marshal(manifest.Kustomization([]string{path.Base(f.Path)}))
+			if err == nil {
+				err = errors.Join(fs.WriteFile(dir+"/kustomization.yaml", k), fs.WriteFile(dir+"/"+path.Base(f.Path), b))
+			}
+			if err != nil {
+				v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
+				return
+			}
+			if _, err := fluxbuild.Build(fs, dir); err != nil {
+				v.add(diag.Diagnostic{File: f.Path, Message: "Flux's kustomize build fails: " + strings.TrimSpace(err.Error())})
+			}
+		case path.Base(f.Path) == "kustomization.yaml" && (f.Layer == manifest.LayerTeam || f.Layer == manifest.LayerPlatform):
+			dirs = append(dirs, path.Dir(f.Path))
 		}
 	}
-	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
-		if _, err := fluxkustomize.Build(fs, "/"+dir); err != nil {
+	slices.Sort(dirs)
+	for _, dir := range dirs {
+		if _, err := fluxbuild.Build(fs, "/"+dir); err != nil {
 			v.add(diag.Diagnostic{File: dir + "/kustomization.yaml", Message: "Flux's kustomize build fails: " + strings.TrimSpace(err.Error())})
 		}
 	}

@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -56,12 +57,13 @@ func render(t *testing.T, team *spec.Team) (*manifest.Cluster, error) {
 	t.Helper()
 	ev := evaluate.New(os.DirFS("../../lib"), "lib")
 	cluster := testCluster()
-	peers := map[string]any{team.Metadata.Name: team}
-	platform, err := ev.Platform(cluster, peers)
+	cj, _ := json.Marshal(cluster)
+	tj, _ := json.Marshal(team)
+	platform, err := ev.Platform(cj, []string{team.Metadata.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ev.Team(cluster, team, peers)
+	out, err := ev.Team(cj, tj, json.RawMessage(`{}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,10 @@ func render(t *testing.T, team *spec.Team) (*manifest.Cluster, error) {
 	if err := transform.Customize(tt); err != nil {
 		return nil, err
 	}
-	return transform.Layout(cluster.Metadata.Name, platform.Files, []*transform.Team{tt}), nil
+	name := cluster.Metadata.Name
+	c := &manifest.Cluster{Name: name, Files: append(transform.ClusterFiles(name, platform.Files, []string{tt.Name}), transform.TeamFiles(name, tt)...)}
+	c.Sort()
+	return c, nil
 }
 
 func TestRenderedTeamPassesEveryCheck(t *testing.T) {

@@ -283,3 +283,27 @@ func mustRel(base, p string) string {
 	}
 	return rel
 }
+
+// Held returns a team's previously rendered files on a cluster, from the disk under
+// root: its tenant file and its directory, as they are. A team that fails the scan
+// gate keeps them (or has none, if it never rendered) while the other teams move on.
+func Held(root, cluster, team string) (map[string][]byte, error) {
+	rendered, err := Rendered(root, cluster)
+	if err != nil {
+		return nil, err
+	}
+	tenantFile := path.Join("clusters", cluster, "tenants", team+".yaml")
+	teamDir := path.Join("clusters", cluster, "teams", team) + "/"
+	out := map[string][]byte{}
+	for _, p := range rendered {
+		if p != tenantFile && !strings.HasPrefix(p, teamDir) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil {
+			return nil, fmt.Errorf("keeping the previous output of team %q: %w", team, err)
+		}
+		out[p] = b
+	}
+	return out, nil
+}

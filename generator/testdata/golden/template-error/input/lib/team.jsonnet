@@ -2,7 +2,7 @@
 // user with the template's file and line.
 local limits = import 'limits.libsonnet';
 
-function(cluster, team, peers) {
+function(cluster, team, intents) {
   tenant: [],
   files: { [app.name + '.yaml']: limits.check(app) for app in team.spec.apps },
 }

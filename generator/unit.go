@@ -1,0 +1,303 @@
+package generator
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path"
+	"slices"
+
+	"github.com/rampart-gitops/rampart/generator/cache"
+	"github.com/rampart-gitops/rampart/generator/chart"
+	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/evaluate"
+	"github.com/rampart-gitops/rampart/generator/load"
+	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/plan"
+	"github.com/rampart-gitops/rampart/generator/transform"
+	"github.com/rampart-gitops/rampart/generator/verify"
+)
+
+// inputs are what the units share, encoded once per run: every team spec as the
+// templates read it, the digest of lib/ and of every chart.
+type inputs struct {
+	lib    string
+	teams  map[string]json.RawMessage
+	charts map[string]string
+}
+
+func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs, error) {
+	lib, err := ev.Digest()
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}}
+	for i := range inv.Teams {
+		t := &inv.Teams[i]
+		b, err := json.Marshal(t.Team)
+		if err != nil {
+			return nil, fmt.Errorf("encoding team %q: %w", t.Metadata.Name, err)
+		}
+		in.teams[t.Metadata.Name] = b
+		for _, c := range t.Spec.Charts {
+			if _, done := in.charts[c.Path]; done {
+				continue
+			}
+			d, err := dirDigest(root, c.Path)
+			if err != nil {
+				return nil, fmt.Errorf("reading chart %s: %w", c.Path, err)
+			}
+			in.charts[c.Path] = d
+		}
+	}
+	return in, nil
+}
+
+// dirDigest hashes every file under dir of root, names and contents.
+func dirDigest(root fs.FS, dir string) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(root, path.Clean(dir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(root, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
+}
+
+// clusterRender is one cluster's render: its platform layer, the Checker its units
+// are verified with, and its units.
+type clusterRender struct {
+	plan        *plan.Cluster
+	clusterJSON json.RawMessage
+	files       []*manifest.File // root, platform and tenants' kustomization
+	objects     []verify.Object  // the platform's, for the duplicate check
+	checker     *verify.Checker
+	units       []*unitResult
+	diags       diag.List
+}
+
+// unitResult is one unit's verified output, rendered now or taken from the cache.
+type unitResult struct {
+	unit    *plan.Unit
+	cached  bool
+	files   []cache.File
+	images  []string
+	objects []verify.Object
+	diags   diag.List
+}
+
+// renderPlatform evaluates a cluster's platform layer, lays out the cluster's own
+// files and verifies them, and prepares the Checker for its units.
+func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
+	c := &clusterRender{plan: pc}
+	for _, u := range pc.Units {
+		c.units = append(c.units, &unitResult{unit: u})
+	}
+	cl := pc.Cluster
+	name := pc.Name()
+	fail := func(format string, args ...any) *clusterRender {
+		c.diags = append(c.diags, diag.Diagnostic{File: cl.File, Message: fmt.Sprintf(format, args...), Severity: diag.Error})
+		return c
+	}
+	b, err := json.Marshal(cl.Cluster)
+	if err != nil {
+		return fail("encoding cluster %q: %v", name, err)
+	}
+	c.clusterJSON = b
+	platform, err := r.ev.Platform(c.clusterJSON, pc.Teams())
+	if err != nil {
+		return fail("rendering the platform layer of cluster %q: %v", name, err)
+	}
+	c.files = transform.ClusterFiles(name, platform.Files, pc.Teams())
+	var platformFiles []*manifest.File
+	for _, f := range c.files {
+		if f.Layer == manifest.LayerPlatform {
+			platformFiles = append(platformFiles, f)
+		}
+	}
+	checker, diags := verify.New(name, platformFiles, verify.Options{KubernetesVersion: cl.Spec.KubernetesVersion})
+	c.diags = append(c.diags, diags...)
+	if checker == nil {
+		return c
+	}
+	diags, c.objects = checker.Files(platformFiles)
+	c.diags = append(c.diags, diags...)
+	c.checker = checker
+	return c
+}
+
+// clusterFiles are the cluster's own files, the tenants' kustomization.yaml listing
+// the tenant files of the given teams.
+func (c *clusterRender) clusterFiles(tenants []string) []*manifest.File {
+	names := make([]string, len(tenants))
+	for i, t := range tenants {
+		names[i] = t + ".yaml"
+	}
+	slices.Sort(names)
+	kustomization := path.Join("clusters", c.plan.Name(), "tenants", "kustomization.yaml")
+	out := slices.Clone(c.files)
+	for i, f := range out {
+		if f.Path == kustomization {
+			g := *f
+			g.Raw = manifest.Kustomization(names)
+			out[i] = &g
+		}
+	}
+	return out
+}
+
+// finish collects the units' diagnostics and checks that no object is rendered twice
+// across the cluster.
+func (c *clusterRender) finish() {
+	all := [][]verify.Object{c.objects}
+	for _, u := range c.units {
+		c.diags = append(c.diags, u.diags...)
+		all = append(all, u.objects)
+	}
+	c.diags = append(c.diags, verify.Duplicates(all...)...)
+}
+
+func (c *clusterRender) count(cached bool) int {
+	n := 0
+	for _, u := range c.units {
+		if u.cached == cached {
+			n++
+		}
+	}
+	return n
+}
+
+// key is a unit's content address: everything its output depends on.
+func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage, error) {
+	intents, err := json.Marshal(u.Intents)
+	if err != nil {
+		return cache.Key{}, nil, err
+	}
+	h := cache.NewHasher()
+	h.Add("lib", []byte(r.inputs.lib))
+	h.Add("cluster", c.clusterJSON)
+	h.Add("team", r.inputs.teams[u.Team.Metadata.Name])
+	h.Add("intents", intents)
+	for _, ch := range u.Team.Spec.Charts {
+		h.Add("chart", []byte(ch.Path+"\x00"+r.inputs.charts[ch.Path]))
+	}
+	return h.Key(), intents, nil
+}
+
+// pins are the pinned references of images, or nil when the run pins nothing
+// (validate, --skip-scan).
+func (r *run) pins(images []string) map[string]string {
+	if r.resolver == nil {
+		return nil
+	}
+	return r.resolver.Pins(images)
+}
+
+// renderUnit renders one unit, or takes it from the cache when its key is there and
+// its images still pin to the same digests.
+func (r *run) renderUnit(c *clusterRender, u *unitResult) {
+	key, intents, err := r.key(c, u.unit)
+	if err != nil {
+		u.diags = diag.List{{File: u.unit.Team.File, Message: fmt.Sprintf("encoding the intents of team %q: %v", u.unit.Team.Metadata.Name, err), Severity: diag.Error}}
+		return
+	}
+	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) {
+		u.cached, u.files, u.images, u.objects, u.diags = true, e.Files, e.Images, e.Objects, e.Warnings
+		return
+	}
+	files, diags := r.buildUnit(c, u.unit, intents)
+	if diags.Err() != nil {
+		u.diags = diags
+		return
+	}
+	diags, u.objects = c.checker.Files(files)
+	u.diags = diags
+	if diags.Err() != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for _, f := range files {
+		for _, o := range f.Objects {
+			manifest.Images(o, func(img string) string { seen[img] = true; return img })
+		}
+	}
+	u.images = slices.Sorted(maps.Keys(seen))
+	pins := r.pins(u.images)
+	for _, f := range files {
+		if len(pins) > 0 {
+			for _, o := range f.Objects {
+				manifest.Images(o, func(img string) string {
+					if p, ok := pins[img]; ok {
+						return p
+					}
+					return img
+				})
+			}
+		}
+		b, err := f.Encode()
+		if err != nil {
+			u.diags = append(u.diags, diag.Diagnostic{File: f.Path, Message: err.Error(), Severity: diag.Error})
+			return
+		}
+		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Data: b})
+	}
+	entry := &cache.Entry{Files: u.files, Images: u.images, Pins: pins, Objects: u.objects, Warnings: u.diags}
+	if err := r.cache.Put(key, entry); err != nil {
+		r.log.Warn("render cache not written", "unit", u.unit.Name(), "error", err)
+	}
+}
+
+// buildUnit evaluates one team on one cluster, renders its charts, applies its
+// patches and lays out its files.
+func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage) ([]*manifest.File, diag.List) {
+	t, cluster := u.Team, u.Cluster
+	name := cluster.Metadata.Name
+	out, err := r.ev.Team(c.clusterJSON, r.inputs.teams[t.Metadata.Name], intents)
+	if err != nil {
+		return nil, diag.List{{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error}}
+	}
+	if diags := renderCharts(r.root, cluster, t, out); len(diags) > 0 {
+		return nil, diags
+	}
+	tt := &transform.Team{Name: t.Metadata.Name, Tenant: out.Tenant, Files: out.Files, Patches: t.Spec.Patches, Images: t.Spec.Images}
+	if err := transform.Customize(tt); err != nil {
+		line, col := t.Pos.Lookup("spec.patches")
+		return nil, diag.List{{File: t.File, Line: line, Column: col, Field: "spec.patches", Message: err.Error(), Severity: diag.Error}}
+	}
+	return transform.TeamFiles(name, tt), nil
+}
+
+// renderCharts renders a team's Helm charts into its directory, chart-<name>.yaml each.
+func renderCharts(root fs.FS, cluster *load.Cluster, t *load.Team, out *evaluate.Output) diag.List {
+	var diags diag.List
+	for i, c := range t.Spec.Charts {
+		objs, err := chart.Render(root, chart.Release{
+			Dir: c.Path, Name: c.Name, Namespace: t.Metadata.Name, Values: c.Values,
+			KubeVersion: cluster.Spec.KubernetesVersion, Namespaced: verify.Namespaced,
+		})
+		field := fmt.Sprintf("spec.charts[%d]", i)
+		if err != nil {
+			line, col := t.Pos.Lookup(field)
+			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field, Message: err.Error(), Severity: diag.Error})
+			continue
+		}
+		file := "chart-" + c.Name + ".yaml"
+		if _, clash := out.Files[file]; clash {
+			line, col := t.Pos.Lookup(field + ".name")
+			diags = append(diags, diag.Diagnostic{File: t.File, Line: line, Column: col, Field: field + ".name", Message: fmt.Sprintf("%s is already rendered by an app; rename the chart", file), Severity: diag.Error})
+			continue
+		}
+		out.Files[file] = objs
+	}
+	return diags
+}
