@@ -24,8 +24,12 @@
   tenantReconcilerServiceAccount: 'flux-reconciler',
   // Role for people: read-only in production (changes go through Git), edit elsewhere.
   groupRole(environment):: if environment == 'production' then 'view' else 'edit',
-  // Ingress and TLS (lib/ingress.libsonnet). generator/load/check_ingress.go holds
-  // the same HSTS and referrer-policy defaults for its "may not loosen" checks.
+  // Mesh (lib/mesh.libsonnet): where Istio lives and its SPIFFE trust domain.
+  mesh: { rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
+  // Ingress and TLS (lib/ingress.libsonnet). The HSTS and referrer-policy defaults and
+  // the certificate duration, like the reconciler's role and service account and
+  // the mesh's, have Go copies in generator/internal/defaults (its test keeps them
+  // equal) for the loader's "may not loosen" checks, reach and verify.
   ingress: {
     entryPoints: { web: 'web', websecure: 'websecure' },
     // Ingress class of the Ingress cert-manager creates for an HTTP-01 challenge.

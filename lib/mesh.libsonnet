@@ -8,6 +8,7 @@
 //
 // Like the network layer, every team object goes to the tenant layer, out of reach of
 // the team's patches and reconciler.
+local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local intents = import 'intents.libsonnet';
 
@@ -20,8 +21,8 @@ local apiVersion = 'security.istio.io/v1';
   // sidecars says whether meshed pods run an Envoy sidecar (and so need istiod).
   sidecars(cluster):: self.enabled(cluster) && get(cluster.spec.mesh, 'mode', 'sidecar') == 'sidecar',
 
-  rootNamespace(cluster):: get(cluster.spec.mesh, 'rootNamespace', 'istio-system'),
-  trustDomain(cluster):: get(cluster.spec.mesh, 'trustDomain', 'cluster.local'),
+  rootNamespace(cluster):: get(cluster.spec.mesh, 'rootNamespace', d.mesh.rootNamespace),
+  trustDomain(cluster):: get(cluster.spec.mesh, 'trustDomain', d.mesh.trustDomain),
   ingressGateway(cluster)::
     if !self.enabled(cluster) then null else get(cluster.spec.mesh, 'ingressGateway', null),
 

@@ -189,9 +189,10 @@ Nothing is written.`,
 			}
 			if output == outputJSON {
 				return writeJSON(opts.stdout, struct {
-					Valid       bool      `json:"valid"`
-					Diagnostics diag.List `json:"diagnostics"`
-				}{true, nonNil(res.Warnings)})
+					Valid       bool                 `json:"valid"`
+					Diagnostics diag.List            `json:"diagnostics"`
+					Units       generator.UnitCounts `json:"units"`
+				}{true, nonNil(res.Warnings), res.Units})
 			}
 			printWarnings(opts.stderr, res.Warnings)
 			fmt.Fprintf(opts.stdout, "ok: %d teams on %d clusters\n", len(res.Inventory.Teams), len(res.Clusters))
@@ -280,9 +281,10 @@ func reportFailedRun(opts *rootOptions, output outputFormat, res *generator.Resu
 func printChanges(w, errw io.Writer, output outputFormat, res *generator.Result, verb string) error {
 	if output == outputJSON {
 		return writeJSON(w, struct {
-			Changes  []write.Change `json:"changes"`
-			Warnings diag.List      `json:"warnings"`
-		}{nonNil(res.Changes), nonNil(res.Warnings)})
+			Changes  []write.Change       `json:"changes"`
+			Warnings diag.List            `json:"warnings"`
+			Units    generator.UnitCounts `json:"units"`
+		}{nonNil(res.Changes), nonNil(res.Warnings), res.Units})
 	}
 	printWarnings(errw, res.Warnings)
 	for _, c := range res.Changes {

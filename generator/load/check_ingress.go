@@ -10,14 +10,15 @@ import (
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
 // Ingress defaults the checks compare with; lib/defaults.libsonnet's ingress section
 // renders the same values.
 const (
-	ingressDefaultHSTSMaxAge     = 31536000
-	ingressDefaultReferrerPolicy = "strict-origin-when-cross-origin"
+	ingressDefaultHSTSMaxAge     = defaults.HSTSMaxAgeSeconds
+	ingressDefaultReferrerPolicy = defaults.ReferrerPolicy
 )
 
 // ingressReferrerPolicies are the Referrer-Policy values, strictest first: a team may
@@ -104,7 +105,8 @@ func (c *ingressChecker) cluster(cl *Cluster) {
 
 	// Durations that do not parse, or are not positive, are checkCluster's.
 	tls := cl.Spec.TLS
-	duration, durationText := 2160*time.Hour, "2160h (the default)"
+	duration, _ := time.ParseDuration(defaults.CertificateDuration)
+	durationText := defaults.CertificateDuration + " (the default)"
 	if tls.Duration != "" {
 		d, err := time.ParseDuration(tls.Duration)
 		if err != nil || d <= 0 {

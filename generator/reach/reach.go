@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
@@ -145,10 +146,10 @@ type OutsideFlow struct {
 // Evaluate computes the report of one rendered cluster.
 func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 	if opts.TrustDomain == "" {
-		opts.TrustDomain = "cluster.local"
+		opts.TrustDomain = defaults.MeshTrustDomain
 	}
 	if opts.RootNamespace == "" {
-		opts.RootNamespace = "istio-system"
+		opts.RootNamespace = defaults.MeshRootNamespace
 	}
 	m, err := read(c, opts)
 	if err != nil {

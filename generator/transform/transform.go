@@ -6,6 +6,8 @@
 package transform
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,22 +16,22 @@ import (
 	"strings"
 
 	fluxapi "github.com/fluxcd/pkg/apis/kustomize"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/kustomize/kyaml/resid"
 	"sigs.k8s.io/yaml"
 
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/internal/fluxbuild"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
 // Labels every rendered object carries.
 const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelPartOf    = "app.kubernetes.io/part-of"
-	ManagedBy      = "rampart"
+	LabelManagedBy = defaults.LabelManagedBy
+	LabelPartOf    = defaults.LabelPartOf
+	ManagedBy      = defaults.ManagedBy
 )
 
 // Team is one team's evaluated objects on a cluster.
@@ -112,7 +114,7 @@ func Customize(t *Team) error {
 			errs = append(errs, fmt.Errorf("%s: a patch may change objects but not add, rename or move them", manifest.Ref(u)))
 			continue
 		}
-		if orig, ok := protected[identity(u)]; ok && !equality.Semantic.DeepEqual(orig.Object, u.Object) {
+		if orig, ok := protected[identity(u)]; ok && !sameJSON(orig.Object, u.Object) {
 			errs = append(errs, fmt.Errorf("%s: a patch may not change %s objects; set the app's expose fields instead", manifest.Ref(u), u.GroupVersionKind().Group))
 			continue
 		}
@@ -123,6 +125,15 @@ func Customize(t *Team) error {
 	}
 	t.Files = files
 	return nil
+}
+
+// sameJSON says whether two objects encode to the same JSON. Objects from the
+// templates hold float64 numbers and kustomize's output int64 ones, so a structural
+// comparison would call every object changed.
+func sameJSON(a, b map[string]any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // identity is an object's apiVersion, kind, namespace and name.

@@ -30,13 +30,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/internal/fluxbuild"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
 // TenantReconcilerRole is the ClusterRole the platform layer renders for every team's
 // Flux reconciler; it bounds what a team directory may contain.
-const TenantReconcilerRole = "rampart:tenant-reconciler"
+const TenantReconcilerRole = defaults.TenantReconcilerRole
 
 // Options say what the cluster expects.
 type Options struct {

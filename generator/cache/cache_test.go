@@ -1,0 +1,84 @@
+package cache_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rampart-gitops/rampart/generator/cache"
+	"github.com/rampart-gitops/rampart/generator/manifest"
+)
+
+func key(parts ...string) cache.Key {
+	h := cache.NewHasher()
+	for _, p := range parts {
+		h.Add("part", []byte(p))
+	}
+	return h.Key()
+}
+
+func TestRoundTripAndDistrust(t *testing.T) {
+	dir := t.TempDir()
+	c := cache.Open(dir)
+	k := key("team", "cluster")
+	e := &cache.Entry{
+		Files:  []cache.File{{Path: "clusters/dev/tenants/shop.yaml", Layer: manifest.LayerTenant, Team: "shop", Data: []byte("kind: Namespace\n")}},
+		Images: []string{"registry.example.com/shop/web:1.0.0"},
+		Pins:   map[string]string{"registry.example.com/shop/web:1.0.0": "registry.example.com/shop/web:1.0.0@sha256:00"},
+	}
+	if err := c.Put(k, e); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c.Get(k)
+	if !ok || len(got.Files) != 1 || string(got.Files[0].Data) != "kind: Namespace\n" || got.Pins[e.Images[0]] == "" {
+		t.Fatalf("Get = %+v, %v", got, ok)
+	}
+	if _, ok := c.Get(key("team", "other cluster")); ok {
+		t.Error("a key that was never put is found")
+	}
+
+	// The parts are labelled and length-prefixed: "ab"+"c" is not "a"+"bc".
+	if key("ab", "c") == key("a", "bc") {
+		t.Error("parts run together")
+	}
+
+	entry := filepath.Join(dir, k.String()[:2], k.String()[2:])
+	b, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"flipped byte": append(append([]byte{}, b[:len(b)-1]...), b[len(b)-1]^1),
+		"truncated":    b[:len(b)/2],
+		"empty":        {},
+		"other format": append([]byte("rampart-render-cache-v0\n"), b[len("rampart-render-cache-v1\n"):]...),
+	} {
+		if err := os.WriteFile(entry, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.Get(k); ok {
+			t.Errorf("%s entry was trusted", name)
+		}
+	}
+
+	// An entry moved under another key is foreign.
+	other := key("someone", "else")
+	if err := c.Put(other, e); err != nil {
+		t.Fatal(err)
+	}
+	ob, _ := os.ReadFile(filepath.Join(dir, other.String()[:2], other.String()[2:]))
+	if err := os.WriteFile(entry, ob, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(k); ok {
+		t.Error("an entry filed under another key was trusted")
+	}
+
+	var none *cache.Cache
+	if err := none.Put(k, e); err != nil {
+		t.Error(err)
+	}
+	if _, ok := none.Get(k); ok {
+		t.Error("a nil cache found something")
+	}
+}

@@ -1,0 +1,27 @@
+// Package defaults holds the platform defaults that Go code needs as well as the
+// templates: the loader's "may not loosen" checks, reach, verify and transform. The
+// templates read them from lib/defaults.libsonnet; TestAgreesWithLib keeps the two
+// copies equal, so a platform team that changes one is told to change the other.
+package defaults
+
+const (
+	// HSTSMaxAgeSeconds is the Strict-Transport-Security max-age (one year).
+	HSTSMaxAgeSeconds = 31536000
+	// ReferrerPolicy is the Referrer-Policy of exposed apps.
+	ReferrerPolicy = "strict-origin-when-cross-origin"
+	// CertificateDuration is the certificates' lifetime.
+	CertificateDuration = "2160h"
+	// MeshRootNamespace is Istio's root namespace.
+	MeshRootNamespace = "istio-system"
+	// MeshTrustDomain is the mesh's SPIFFE trust domain.
+	MeshTrustDomain = "cluster.local"
+	// TenantReconcilerRole is the ClusterRole every team's Flux reconciler is bound to.
+	TenantReconcilerRole = "rampart:tenant-reconciler"
+	// TenantReconcilerServiceAccount is each team's Flux reconciler.
+	TenantReconcilerServiceAccount = "flux-reconciler"
+	// LabelManagedBy and ManagedBy mark every rendered object.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "rampart"
+	// LabelPartOf names the team that owns a rendered object.
+	LabelPartOf = "app.kubernetes.io/part-of"
+)

@@ -1,0 +1,64 @@
+package defaults_test
+
+import (
+	"encoding/json"
+	"os"
+	"testing"
+
+	"github.com/google/go-jsonnet"
+
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
+)
+
+// TestAgreesWithLib: the Go copies of the defaults equal lib/defaults.libsonnet's.
+func TestAgreesWithLib(t *testing.T) {
+	vm := jsonnet.MakeVM()
+	vm.Importer(&jsonnet.FileImporter{JPaths: []string{"../../../lib"}})
+	js, err := vm.EvaluateAnonymousSnippet("defaults_test.jsonnet", `
+local d = import 'defaults.libsonnet';
+local k = import 'k.libsonnet';
+{
+  hsts: d.ingress.headers.hstsMaxAgeSeconds,
+  referrer: d.ingress.headers.referrerPolicy,
+  duration: d.ingress.certificate.duration,
+  root: d.mesh.rootNamespace,
+  trust: d.mesh.trustDomain,
+  role: d.tenantReconcilerRole,
+  sa: d.tenantReconcilerServiceAccount,
+  labels: k.labels('team'),
+}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lib struct {
+		HSTS     int               `json:"hsts"`
+		Referrer string            `json:"referrer"`
+		Duration string            `json:"duration"`
+		Root     string            `json:"root"`
+		Trust    string            `json:"trust"`
+		Role     string            `json:"role"`
+		SA       string            `json:"sa"`
+		Labels   map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal([]byte(js), &lib); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, lib, goValue any }{
+		{"ingress.headers.hstsMaxAgeSeconds", lib.HSTS, defaults.HSTSMaxAgeSeconds},
+		{"ingress.headers.referrerPolicy", lib.Referrer, defaults.ReferrerPolicy},
+		{"ingress.certificate.duration", lib.Duration, defaults.CertificateDuration},
+		{"mesh.rootNamespace", lib.Root, defaults.MeshRootNamespace},
+		{"mesh.trustDomain", lib.Trust, defaults.MeshTrustDomain},
+		{"tenantReconcilerRole", lib.Role, defaults.TenantReconcilerRole},
+		{"tenantReconcilerServiceAccount", lib.SA, defaults.TenantReconcilerServiceAccount},
+		{"k.labels managed-by", lib.Labels[defaults.LabelManagedBy], defaults.ManagedBy},
+		{"k.labels part-of", lib.Labels[defaults.LabelPartOf], "team"},
+	} {
+		if c.lib != c.goValue {
+			t.Errorf("lib/defaults.libsonnet %s is %v, generator/internal/defaults says %v: change both", c.name, c.lib, c.goValue)
+		}
+	}
+	if _, err := os.Stat("../../../lib/defaults.libsonnet"); err != nil {
+		t.Fatal(err)
+	}
+}
