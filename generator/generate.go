@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -94,8 +95,8 @@ type ScanOptions struct {
 type Result struct {
 	// Inventory is the loaded input.
 	Inventory *load.Inventory `json:"-"`
-	// Clusters are the rendered clusters, encoded; Cluster decodes one.
-	Clusters []*write.Cluster `json:"-"`
+	// Clusters are the rendered clusters, each with its inventory, encoded.
+	Clusters []*Cluster `json:"-"`
 	// Changes are the files that differ from the disk (written, in Render mode).
 	Changes []write.Change `json:"changes"`
 	// Warnings are diagnostics that do not fail the run.
@@ -113,14 +114,34 @@ type UnitCounts struct {
 	Cached   int `json:"cached"`
 }
 
+// Cluster is one rendered cluster: its encoded files and the inventory it was
+// rendered from.
+type Cluster struct {
+	*write.Cluster
+	Inventory *load.Cluster
+}
+
+// Decode reads the cluster's files back into objects.
+func (c *Cluster) Decode() (*manifest.Cluster, error) {
+	return manifest.DecodeCluster(c.Name, c.Files)
+}
+
 // Cluster decodes the rendered cluster of that name, objects and all.
 func (r *Result) Cluster(name string) (*manifest.Cluster, error) {
 	for _, c := range r.Clusters {
 		if c.Name == name {
-			return manifest.DecodeCluster(c.Name, c.Files)
+			return c.Decode()
 		}
 	}
 	return nil, fmt.Errorf("cluster %q was not rendered", name)
+}
+
+func (r *Result) encoded() []*write.Cluster {
+	out := make([]*write.Cluster, len(r.Clusters))
+	for i, c := range r.Clusters {
+		out[i] = c.Cluster
+	}
+	return out
 }
 
 // BadInputError wraps the diagnostics of input the run refuses: invalid specs, a
@@ -213,12 +234,12 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		res.Clusters = append(res.Clusters, wc)
+		res.Clusters = append(res.Clusters, &Cluster{Cluster: wc, Inventory: c.plan.Cluster})
 	}
 	if opts.Mode == Validate {
 		return res, nil
 	}
-	res.Changes, err = write.Diff(opts.Dir, res.Clusters)
+	res.Changes, err = write.Diff(opts.Dir, res.encoded())
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +247,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := write.Apply(opts.Dir, res.Clusters, res.Changes); err != nil {
+		if err := write.Apply(opts.Dir, res.encoded(), res.Changes); err != nil {
 			return nil, err
 		}
 	}
@@ -335,23 +356,40 @@ func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clust
 	}
 	bar := progress.New(r.opts.Progress, total, "units")
 	defer bar.Finish()
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(workers)
+	// Units go team by team, each team on every cluster in a row, so a team's parsed
+	// spec is released as soon as its last unit is done.
+	type job struct {
+		c *clusterRender
+		u *unitResult
+	}
+	var jobs []job
 	for _, c := range out {
 		if c.checker == nil {
 			continue // the platform layer failed; its diagnostics say why
 		}
 		for _, u := range c.units {
-			g.Go(func() error {
-				if err := gctx.Err(); err != nil {
-					return err
-				}
-				bar.Start(u.unit.Name())
-				r.renderUnit(c, u)
-				bar.Done()
-				return nil
-			})
+			jobs = append(jobs, job{c, u})
 		}
+	}
+	slices.SortStableFunc(jobs, func(a, b job) int {
+		return strings.Compare(a.u.unit.Team.Metadata.Name, b.u.unit.Team.Metadata.Name)
+	})
+	for _, j := range jobs {
+		r.inputs.hold(j.u.unit.Team.Metadata.Name)
+	}
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, j := range jobs {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			bar.Start(j.u.unit.Name())
+			r.renderUnit(j.c, j.u)
+			r.inputs.release(j.u.unit.Team.Metadata.Name)
+			bar.Done()
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"sync"
 
 	"github.com/rampart-gitops/rampart/generator/cache"
 	"github.com/rampart-gitops/rampart/generator/chart"
@@ -22,11 +23,45 @@ import (
 )
 
 // inputs are what the units share, encoded once per run: every team spec as the
-// templates read it, the digest of lib/ and of every chart.
+// templates read it, the digest of lib/ and of every chart. A team's parsed spec is
+// kept while units of the team are pending, and dropped after the last.
 type inputs struct {
 	lib    string
 	teams  map[string]json.RawMessage
 	charts map[string]string
+
+	mu      sync.Mutex
+	args    map[string]evaluate.Arg
+	pending map[string]int
+}
+
+// hold counts one more pending unit of team.
+func (in *inputs) hold(team string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.pending[team]++
+}
+
+// release counts a unit of team done, dropping the team's parsed spec after its last.
+func (in *inputs) release(team string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.pending[team]--; in.pending[team] <= 0 {
+		delete(in.args, team)
+		delete(in.pending, team)
+	}
+}
+
+// arg is a team's spec parsed for the templates, parsed on first use.
+func (in *inputs) arg(team string) evaluate.Arg {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	a, ok := in.args[team]
+	if !ok {
+		a = evaluate.ParseArg("team", in.teams[team])
+		in.args[team] = a
+	}
+	return a
 }
 
 func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs, error) {
@@ -34,7 +69,7 @@ func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs
 	if err != nil {
 		return nil, err
 	}
-	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}}
+	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
 	for i := range inv.Teams {
 		t := &inv.Teams[i]
 		b, err := json.Marshal(t.Team)
@@ -79,6 +114,7 @@ func dirDigest(root fs.FS, dir string) (string, error) {
 type clusterRender struct {
 	plan        *plan.Cluster
 	clusterJSON json.RawMessage
+	clusterArg  evaluate.Arg
 	files       []*manifest.File // root, platform and tenants' kustomization
 	objects     []verify.Object  // the platform's, for the duplicate check
 	checker     *verify.Checker
@@ -114,7 +150,8 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 		return fail("encoding cluster %q: %v", name, err)
 	}
 	c.clusterJSON = b
-	platform, err := r.ev.Platform(c.clusterJSON, pc.Teams())
+	c.clusterArg = evaluate.ParseArg("cluster", b)
+	platform, err := r.ev.Platform(c.clusterArg, pc.Teams())
 	if err != nil {
 		return fail("rendering the platform layer of cluster %q: %v", name, err)
 	}
@@ -220,11 +257,9 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 		u.diags = diags
 		return
 	}
-	diags, u.objects = c.checker.Files(files)
-	u.diags = diags
-	if diags.Err() != nil {
-		return
-	}
+	// Pin first, so the objects are final and one encoding serves verify's build and
+	// the output: verification does not read image names, and the gate scans after
+	// every unit has verified.
 	seen := map[string]bool{}
 	for _, f := range files {
 		for _, o := range f.Objects {
@@ -244,12 +279,17 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 				})
 			}
 		}
-		b, err := f.Encode()
+		b, err := f.Seal()
 		if err != nil {
 			u.diags = append(u.diags, diag.Diagnostic{File: f.Path, Message: err.Error(), Severity: diag.Error})
 			return
 		}
 		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Data: b})
+	}
+	diags, u.objects = c.checker.Files(files)
+	u.diags = diags
+	if diags.Err() != nil {
+		return
 	}
 	entry := &cache.Entry{Files: u.files, Images: u.images, Pins: pins, Objects: u.objects, Warnings: u.diags}
 	if err := r.cache.Put(key, entry); err != nil {
@@ -262,7 +302,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage) ([]*manifest.File, diag.List) {
 	t, cluster := u.Team, u.Cluster
 	name := cluster.Metadata.Name
-	out, err := r.ev.Team(c.clusterJSON, r.inputs.teams[t.Metadata.Name], intents)
+	out, err := r.ev.Team(c.clusterArg, r.inputs.arg(t.Metadata.Name), evaluate.ParseArg("intents", intents))
 	if err != nil {
 		return nil, diag.List{{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error}}
 	}

@@ -51,15 +51,13 @@ Nothing is written.`,
 			if err != nil {
 				return reportRunError(opts, outputText, err)
 			}
-			for i, wc := range res.Clusters {
-				c, err := res.Cluster(wc.Name)
+			for i, rc := range res.Clusters {
+				c, err := rc.Decode()
 				if err != nil {
 					return withCode(exitBadInput, err)
 				}
-				ro := reach.Options{}
-				if ic := res.Inventory.Cluster(c.Name); ic != nil {
-					ro.TrustDomain, ro.RootNamespace = ic.Spec.Mesh.TrustDomain, ic.Spec.Mesh.RootNamespace
-				}
+				mesh := rc.Inventory.Spec.Mesh
+				ro := reach.Options{TrustDomain: mesh.TrustDomain, RootNamespace: mesh.RootNamespace}
 				r, err := reach.Evaluate(c, ro)
 				if err != nil {
 					return withCode(exitBadInput, fmt.Errorf("evaluating the reachability of cluster %q: %w", c.Name, err))

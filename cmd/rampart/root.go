@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 )
@@ -42,6 +44,10 @@ type rootOptions struct {
 	stderr  io.Writer
 	stdin   io.Reader
 	logger  *slog.Logger
+	// cpuProfile, when set, is where the run's CPU profile goes.
+	cpuProfile  string
+	memProfile  string
+	stopProfile func()
 }
 
 // run executes the CLI with args and returns the process exit code.
@@ -53,6 +59,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	err := cmd.ExecuteContext(ctx)
+	if opts.stopProfile != nil {
+		opts.stopProfile()
+	}
+	if opts.memProfile != "" {
+		if f, ferr := os.Create(opts.memProfile); ferr == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -98,10 +113,20 @@ Exit codes:
 				level = slog.LevelDebug
 			}
 			opts.logger = slog.New(slog.NewTextHandler(opts.stderr, &slog.HandlerOptions{Level: level}))
+			if opts.cpuProfile != "" {
+				if f, err := os.Create(opts.cpuProfile); err == nil && pprof.StartCPUProfile(f) == nil {
+					opts.stopProfile = func() { pprof.StopCPUProfile(); _ = f.Close() }
+				}
+			}
 		},
+
 	}
 	cmd.PersistentFlags().StringVarP(&opts.dir, "dir", "C", ".", "repository root holding teams/, clusters/ and lib/")
 	cmd.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "log debug diagnostics to stderr")
+	cmd.PersistentFlags().StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (for go tool pprof)")
+	_ = cmd.PersistentFlags().MarkHidden("cpuprofile")
+	cmd.PersistentFlags().StringVar(&opts.memProfile, "memprofile", "", "write a heap profile at the end of the run to this file (for go tool pprof)")
+	_ = cmd.PersistentFlags().MarkHidden("memprofile")
 	cmd.AddCommand(
 		newRenderCmd(opts),
 		newValidateCmd(opts),

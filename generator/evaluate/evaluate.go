@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/google/go-jsonnet"
+	"github.com/google/go-jsonnet/ast"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -57,20 +58,32 @@ func New(lib fs.FS, libName string) *Evaluator {
 	return &Evaluator{lib: lib, libName: libName, importer: &fsImporter{fsys: lib, name: libName, cache: map[string]*cached{}}}
 }
 
-// Team renders one team on one cluster. Each argument is JSON, encoded once by the
-// caller: the cluster is shared by every team on it.
-func (e *Evaluator) Team(cluster, team, intents json.RawMessage) (*Output, error) {
+// Arg is a top-level argument, parsed once: a cluster is parsed once for all its
+// teams, and a team once for all its clusters.
+type Arg struct {
+	node ast.Node
+	err  error
+}
+
+// ParseArg parses a JSON value as a top-level argument.
+func ParseArg(name string, value json.RawMessage) Arg {
+	node, err := jsonnet.SnippetToAST("<"+name+">", string(value))
+	return Arg{node: node, err: err}
+}
+
+// Team renders one team on one cluster.
+func (e *Evaluator) Team(cluster, team, intents Arg) (*Output, error) {
 	return e.eval(TeamEntry, []arg{{"cluster", cluster}, {"intents", intents}, {"team", team}})
 }
 
 // Platform renders the cluster-wide platform layer; teams are the names of the teams
 // on the cluster.
-func (e *Evaluator) Platform(cluster json.RawMessage, teams []string) (*Output, error) {
+func (e *Evaluator) Platform(cluster Arg, teams []string) (*Output, error) {
 	names, err := json.Marshal(teams)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s/%s: encoding the team names: %w", e.libName, PlatformEntry, err)
 	}
-	return e.eval(PlatformEntry, []arg{{"cluster", cluster}, {"teams", names}})
+	return e.eval(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}})
 }
 
 // Digest is a hash of every file under lib/ (names and contents): a render's output
@@ -95,10 +108,10 @@ func (e *Evaluator) Digest() (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// arg is one top-level argument, as JSON.
+// arg is one named top-level argument.
 type arg struct {
 	name  string
-	value json.RawMessage
+	value Arg
 }
 
 func (e *Evaluator) vm() *jsonnet.VM {
@@ -124,13 +137,18 @@ func (e *Evaluator) eval(entry string, args []arg) (out *Output, err error) {
 	}()
 	vm.TLAReset()
 	for _, a := range args {
-		vm.TLACode(a.name, string(a.value))
+		if a.value.err != nil {
+			return nil, fmt.Errorf("evaluating %s/%s: argument %s: %w", e.libName, entry, a.name, a.value.err)
+		}
+		vm.TLANode(a.name, a.value.node)
 	}
-	contents, foundAt, err := e.importer.Import("", entry)
+	_, foundAt, err := e.importer.Import("", entry)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s/%s: %w", e.libName, entry, err)
 	}
-	js, err := vm.EvaluateAnonymousSnippet(foundAt, contents.String())
+	// Importing the entry point, rather than evaluating its text, lets the VM keep
+	// its parsed form between evaluations like any other file of lib/.
+	js, err := vm.EvaluateAnonymousSnippet(foundAt, fmt.Sprintf("import %q", entry))
 	if err != nil {
 		// go-jsonnet's message already carries file:line:col of every frame.
 		return nil, fmt.Errorf("evaluating %s: %w", foundAt, cleanJsonnetError(err))

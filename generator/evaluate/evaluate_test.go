@@ -55,7 +55,7 @@ func TestErrorsCarryTemplatePositions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := evaluate.New(tt.lib, "lib")
-			_, err := ev.Team(json.RawMessage(`{}`), json.RawMessage(`{"name": "payments"}`), json.RawMessage(`{}`))
+			_, err := ev.Team(evaluate.ParseArg("x", json.RawMessage(`{}`)), evaluate.ParseArg("x", json.RawMessage(`{"name": "payments"}`)), evaluate.ParseArg("x", json.RawMessage(`{}`)))
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -76,7 +76,7 @@ func TestTeamOutputGroupsObjectsByFile(t *testing.T) {
 }
 `)},
 	}
-	out, err := evaluate.New(lib, "lib").Team(json.RawMessage(`{}`), json.RawMessage(`{"name": "pay", "apps": ["api", "worker"]}`), json.RawMessage(`{}`))
+	out, err := evaluate.New(lib, "lib").Team(evaluate.ParseArg("x", json.RawMessage(`{}`)), evaluate.ParseArg("x", json.RawMessage(`{"name": "pay", "apps": ["api", "worker"]}`)), evaluate.ParseArg("x", json.RawMessage(`{}`)))
 	if err != nil {
 		t.Fatal(err)
 	}

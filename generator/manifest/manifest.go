@@ -51,6 +51,23 @@ type File struct {
 	// Held is a file kept verbatim from disk: a team that failed the scan gate keeps
 	// its previous output. Held files are not re-verified.
 	Held []byte
+
+	// sealed is the file's encoding once Seal has fixed its objects.
+	sealed []byte
+}
+
+// Seal encodes the file once its objects are final (labelled, patched, pinned), so
+// the stages after it (verify's build, write) share one encoding. The objects must
+// not change after Seal.
+func (f *File) Seal() ([]byte, error) {
+	if f.sealed == nil {
+		b, err := f.Encode()
+		if err != nil {
+			return nil, err
+		}
+		f.sealed = b
+	}
+	return f.sealed, nil
 }
 
 // Cluster is everything rendered for one cluster.
@@ -117,10 +134,13 @@ func (f *File) Encode() ([]byte, error) {
 	if f.Held != nil {
 		return f.Held, nil
 	}
+	if f.sealed != nil {
+		return f.sealed, nil
+	}
 	var b bytes.Buffer
 	b.WriteString(Header)
 	if f.Raw != nil {
-		y, err := yaml.Marshal(f.Raw)
+		y, err := marshalYAML(f.Raw)
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", f.Path, err)
 		}
@@ -128,7 +148,7 @@ func (f *File) Encode() ([]byte, error) {
 		return b.Bytes(), nil
 	}
 	for _, o := range f.Objects {
-		y, err := yaml.Marshal(o.Object)
+		y, err := marshalYAML(o.Object)
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %s: %w", f.Path, Ref(o), err)
 		}

@@ -44,7 +44,7 @@ func renderCluster(t testing.TB, cluster *spec.Cluster, teams []*spec.Team) *man
 	if err != nil {
 		t.Fatal(err)
 	}
-	platform, err := ev.Platform(cj, names)
+	platform, err := ev.Platform(evaluate.ParseArg("cluster", cj), names)
 	if err != nil {
 		t.Fatalf("rendering the platform layer: %v", err)
 	}
@@ -53,7 +53,7 @@ func renderCluster(t testing.TB, cluster *spec.Cluster, teams []*spec.Team) *man
 	for _, tm := range on {
 		tj, _ := json.Marshal(tm.Team)
 		ij, _ := json.Marshal(graph[tm.Metadata.Name])
-		out, err := ev.Team(cj, tj, ij)
+		out, err := ev.Team(evaluate.ParseArg("cluster", cj), evaluate.ParseArg("team", tj), evaluate.ParseArg("intents", ij))
 		if err != nil {
 			t.Fatalf("rendering team %s: %v", tm.Metadata.Name, err)
 		}

@@ -59,11 +59,11 @@ func render(t *testing.T, team *spec.Team) (*manifest.Cluster, error) {
 	cluster := testCluster()
 	cj, _ := json.Marshal(cluster)
 	tj, _ := json.Marshal(team)
-	platform, err := ev.Platform(cj, []string{team.Metadata.Name})
+	platform, err := ev.Platform(evaluate.ParseArg("cluster", cj), []string{team.Metadata.Name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := ev.Team(cj, tj, json.RawMessage(`{}`))
+	out, err := ev.Team(evaluate.ParseArg("cluster", cj), evaluate.ParseArg("team", tj), evaluate.ParseArg("x", json.RawMessage(`{}`)))
 	if err != nil {
 		t.Fatal(err)
 	}

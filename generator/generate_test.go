@@ -1,0 +1,49 @@
+package generator_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/rampart-gitops/rampart/generator"
+)
+
+// TestCancelledRunWritesNothing: a cancelled run (Ctrl-C) stops and leaves the output
+// as it was.
+func TestCancelledRunWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := generator.Generate(ctx, generator.Options{Dir: dir, FS: os.DirFS(".."), Mode: generator.Render, Scan: generator.ScanOptions{Skip: true}})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("a cancelled run wrote %d entries", len(entries))
+	}
+}
+
+// TestParallelRenderIsDeterministic: one worker or many, the same bytes.
+func TestParallelRenderIsDeterministic(t *testing.T) {
+	var first map[string][]byte
+	for _, workers := range []int{1, 2, 8} {
+		res, err := generator.Generate(context.Background(), generator.Options{FS: os.DirFS(".."), Mode: generator.Validate, Workers: workers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		for _, c := range res.Clusters {
+			for p, b := range c.Files {
+				files[p] = b
+			}
+		}
+		if first == nil {
+			first = files
+			continue
+		}
+		if !equalFiles(first, files) {
+			t.Fatalf("%d workers render other bytes than 1", workers)
+		}
+	}
+}
