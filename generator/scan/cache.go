@@ -20,6 +20,9 @@ const cacheVersion = "rampart-scan-1/trivy-v0.74.0"
 // DIR/resolutions.json. A nil dir keeps everything in memory for the run.
 type resultCache struct {
 	dir string
+	// scope is what besides the digest and the database decides a result: empty for a
+	// local scan, the server's Trivy version for one through a server.
+	scope string
 
 	mu          sync.Mutex
 	resolutions map[string]resolution
@@ -31,8 +34,8 @@ type resolution struct {
 	ResolvedAt time.Time `json:"resolvedAt"`
 }
 
-func openResultCache(dir string) (*resultCache, error) {
-	c := &resultCache{dir: dir, resolutions: map[string]resolution{}}
+func openResultCache(dir, scope string) (*resultCache, error) {
+	c := &resultCache{dir: dir, scope: scope, resolutions: map[string]resolution{}}
 	if dir == "" {
 		return c, nil
 	}
@@ -86,7 +89,11 @@ func (c *resultCache) saveResolutions() error {
 }
 
 func (c *resultCache) path(digest, dbVersion string) string {
-	sum := sha256.Sum256([]byte(cacheVersion + "\n" + digest + "\n" + dbVersion))
+	key := cacheVersion + "\n" + digest + "\n" + dbVersion
+	if c.scope != "" {
+		key += "\n" + c.scope
+	}
+	sum := sha256.Sum256([]byte(key))
 	return filepath.Join(c.dir, "results", hex.EncodeToString(sum[:])+".json")
 }
 

@@ -21,13 +21,17 @@ import (
 // Options configure a Scanner.
 type Options struct {
 	// DBDir holds Trivy's vulnerability database: trivy.db and metadata.json (what
-	// `trivy image --download-db-only --cache-dir C` leaves in C/db).
+	// `trivy image --download-db-only --cache-dir C` leaves in C/db). Not used with a
+	// Server.
 	DBDir string
+	// Server, when set, scans through a running `trivy server` instead of DBDir; see
+	// ServerOptions.
+	Server *ServerOptions
 	// CacheDir keeps scan results by image digest and database version, and tag
 	// resolutions, between runs. Empty keeps nothing between runs.
 	CacheDir string
 	// MaxDBAge is how old the database may be (from its UpdatedAt) before the scanner
-	// refuses it. Zero means no limit.
+	// refuses it; with a Server, the server's database. Zero means no limit.
 	MaxDBAge time.Duration
 	// ResolveTTL is how long a cached tag → digest resolution is trusted before the
 	// registry is asked again. Zero means 24h; a negative value never trusts the cache.
@@ -61,8 +65,9 @@ type Resolved struct {
 	Cached bool `json:"-"`
 }
 
-// Scanner resolves and scans images. It holds Trivy's process-wide database handle:
-// one Scanner at a time, and Close it.
+// Scanner resolves and scans images. A local one holds Trivy's process-wide database
+// handle: one local Scanner at a time, and Close it. One scanning through a server
+// holds no database and may be open beside others.
 type Scanner struct {
 	opts      Options
 	log       *slog.Logger
@@ -71,6 +76,7 @@ type Scanner struct {
 	dbMeta    metadata.Metadata
 	cache     *resultCache
 	trivy     *trivyScanner
+	remote    *remoteServer
 	closeOnce sync.Once
 }
 
@@ -81,8 +87,9 @@ var (
 )
 
 // New checks the database (present, the schema Trivy reads, not older than MaxDBAge),
-// opens it and prepares the image source. It fails closed: without a usable database
-// there is no Scanner.
+// opens it and prepares the image source. With a Server it asks the server instead:
+// that it answers, accepts the token and has a database not older than MaxDBAge. It
+// fails closed: without a usable database there is no Scanner.
 func New(opts Options) (*Scanner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -95,6 +102,9 @@ func New(opts Options) (*Scanner, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	routeTrivyLogs(logger)
+	if opts.Server != nil {
+		return newRemote(opts, logger)
+	}
 
 	meta, err := checkDB(opts.DBDir, opts.MaxDBAge, opts.Now())
 	if err != nil {
@@ -104,7 +114,7 @@ func New(opts Options) (*Scanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing image source: %w", err)
 	}
-	rc, err := openResultCache(opts.CacheDir)
+	rc, err := openResultCache(opts.CacheDir, "")
 	if err != nil {
 		return nil, err
 	}
@@ -129,14 +139,58 @@ func New(opts Options) (*Scanner, error) {
 		log:       logger,
 		src:       src,
 		dbMeta:    meta,
-		dbVersion: fmt.Sprintf("v%d-%s", meta.Version, meta.UpdatedAt.UTC().Format(time.RFC3339)),
+		dbVersion: dbVersionOf(meta),
 		cache:     rc,
 		trivy:     ts,
 	}, nil
 }
 
-// Close releases the database.
+// newRemote prepares a Scanner that scans through a Trivy server. It leaves Trivy's
+// database handle alone: the server has its own.
+func newRemote(opts Options, logger *slog.Logger) (*Scanner, error) {
+	srv, err := newRemoteServer(*opts.Server)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.check(context.Background()); err != nil {
+		return nil, err
+	}
+	if err := checkAge(srv.db, opts.MaxDBAge, opts.Now(), fmt.Sprintf("the vulnerability database of the Trivy server at %s (scan.server.url)", srv.url),
+		"let the server update it (trivy server updates its database hourly unless started with --skip-db-update)"); err != nil {
+		return nil, err
+	}
+	if opts.DBDir != "" {
+		logger.Info("scanning through a Trivy server: the local database is not used", "server", srv.url, "dbDir", opts.DBDir)
+	}
+	src, err := newSource(opts.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("preparing image source: %w", err)
+	}
+	// Results are kept per database and per server Trivy version: the server detects,
+	// and another Trivy may find other things in the same database.
+	rc, err := openResultCache(opts.CacheDir, "trivy-server "+srv.version)
+	if err != nil {
+		return nil, err
+	}
+	s := &Scanner{
+		opts:      opts,
+		log:       logger,
+		src:       src,
+		dbMeta:    srv.db,
+		dbVersion: dbVersionOf(srv.db),
+		cache:     rc,
+		trivy:     newRemoteTrivyScanner(srv),
+		remote:    srv,
+	}
+	logger.Info("scanning through a Trivy server", "server", srv.url, "version", srv.version, "db", s.dbVersion)
+	return s, nil
+}
+
+// Close releases the database (nothing, when scanning through a server).
 func (s *Scanner) Close() error {
+	if s.remote != nil {
+		return nil
+	}
 	var err error
 	s.closeOnce.Do(func() {
 		openMu.Lock()
@@ -159,7 +213,7 @@ func (s *Scanner) DBUpdatedAt() time.Time { return s.dbMeta.UpdatedAt }
 // checkDB fails closed on a missing, foreign or stale database.
 func checkDB(dir string, maxAge time.Duration, now time.Time) (metadata.Metadata, error) {
 	if dir == "" {
-		return metadata.Metadata{}, errors.New("no vulnerability database configured: set scan.dbDir in rampart.yaml")
+		return metadata.Metadata{}, errors.New("no vulnerability database configured: set scan.dbDir (or scan.server) in rampart.yaml")
 	}
 	hint := fmt.Sprintf("run `trivy image --download-db-only --cache-dir CACHE` and point scan.dbDir in rampart.yaml at CACHE/db, or copy trivy.db and metadata.json into %s", dir)
 	if _, err := os.Stat(trivydb.Path(dir)); err != nil {
@@ -175,11 +229,20 @@ func checkDB(dir string, maxAge time.Duration, now time.Time) (metadata.Metadata
 	if meta.UpdatedAt.IsZero() {
 		return metadata.Metadata{}, fmt.Errorf("vulnerability database at %s has no UpdatedAt in %s; its age is unknown", dir, metadata.Path(dir))
 	}
-	if age := now.Sub(meta.UpdatedAt); maxAge > 0 && age > maxAge {
-		return metadata.Metadata{}, fmt.Errorf("vulnerability database at %s is stale: updated %s, %s ago, more than the maximum age %s; download a fresh one, or raise scan.maxDBAge in rampart.yaml",
-			dir, meta.UpdatedAt.UTC().Format(time.RFC3339), formatAge(age), formatAge(maxAge))
+	if err := checkAge(meta, maxAge, now, "vulnerability database at "+dir, "download a fresh one"); err != nil {
+		return metadata.Metadata{}, err
 	}
 	return meta, nil
+}
+
+// checkAge fails closed on a database older than maxAge; where names it and fix says
+// how to get a newer one.
+func checkAge(meta metadata.Metadata, maxAge time.Duration, now time.Time, where, fix string) error {
+	if age := now.Sub(meta.UpdatedAt); maxAge > 0 && age > maxAge {
+		return fmt.Errorf("%s is stale: updated %s, %s ago, more than the maximum age %s; %s, or raise scan.maxDBAge in rampart.yaml",
+			where, meta.UpdatedAt.UTC().Format(time.RFC3339), formatAge(age), formatAge(maxAge), fix)
+	}
+	return nil
 }
 
 // formatAge prints a duration in days, hours and minutes ("5d12h", "1h30m"), which is
@@ -344,7 +407,12 @@ func (s *Scanner) scanOne(ctx context.Context, img Resolved) *Result {
 	if err != nil {
 		return fail(err)
 	}
-	res.Digest, res.Image, res.DBVersion = img.Digest, img.Pinned, s.dbVersion
+	res.Digest, res.Image = img.Digest, img.Pinned
+	if res.DBVersion == "" {
+		res.DBVersion = s.dbVersion
+	} else if res.DBVersion != s.dbVersion {
+		s.log.Warn("the Trivy server's database changed during the run", "image", img.Pinned, "was", s.dbVersion, "now", res.DBVersion)
+	}
 	res.ScannedAt = s.opts.Now().UTC()
 	if err := s.cache.putResult(res); err != nil {
 		s.log.Warn("scan result not cached", "image", img.Pinned, "error", err)

@@ -46,17 +46,39 @@ var disabledAnalyzers = func() []analyzer.Type {
 	)
 }()
 
-// trivyScanner is Trivy's local scan service with an in-memory layer cache.
+// trivyScanner runs Trivy's analysis and detection: locally, Trivy's local scan
+// service with an in-memory layer cache; through a server, the same image artifact
+// with Trivy's remote cache client and the server's scanner service.
 type trivyScanner struct {
-	cache   *cache.MemoryCache
-	service local.Service
+	// cache is the layer cache of one scan.
+	cache   func(ctx context.Context) cache.ArtifactCache
+	service backend
+	// server is the Trivy server scanned through; nil scans locally.
+	server *remoteServer
+}
+
+// backend is what Trivy's local scan service and its RPC client have in common (its
+// pkg/scan.Backend, which is not imported: that package brings Trivy's report writers).
+type backend interface {
+	Scan(ctx context.Context, target, artifactKey string, blobKeys []string, opts ttypes.ScanOptions) (ttypes.ScanResponse, error)
 }
 
 func newTrivyScanner() (*trivyScanner, error) {
 	c := cache.NewMemoryCache()
 	svc := local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(),
 		vulnerability.NewClient(trivydb.Config{}))
-	return &trivyScanner{cache: c, service: svc}, nil
+	return &trivyScanner{cache: func(context.Context) cache.ArtifactCache { return c }, service: svc}, nil
+}
+
+// newRemoteTrivyScanner mirrors Trivy's client mode (createRemoteService in its
+// pkg/commands/artifact): the remote cache takes the analysis, the RPC client asks the
+// server to detect.
+func newRemoteTrivyScanner(srv *remoteServer) *trivyScanner {
+	return &trivyScanner{
+		cache:   func(ctx context.Context) cache.ArtifactCache { return srv.cache(ctx) },
+		service: srv.scanner,
+		server:  srv,
+	}
 }
 
 // trivyImage gives Trivy's image artifact a go-containerregistry image we pulled (from
@@ -93,7 +115,7 @@ func (t *trivyScanner) scan(ctx context.Context, ref Resolved, img v1.Image) (re
 			err = fmt.Errorf("trivy panicked: %v\n%s", r, debug.Stack())
 		}
 	}()
-	art, err := artimage.NewArtifact(trivyImage{Image: img, ref: ref}, t.cache, artifact.Option{
+	art, err := artimage.NewArtifact(trivyImage{Image: img, ref: ref}, t.cache(ctx), artifact.Option{
 		DisabledAnalyzers: disabledAnalyzers,
 		Parallel:          2,
 		NoProgress:        true,
@@ -104,7 +126,7 @@ func (t *trivyScanner) scan(ctx context.Context, ref Resolved, img v1.Image) (re
 	}
 	info, err := art.Inspect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("analysing layers: %w", err)
+		return nil, fmt.Errorf("analysing layers: %w", t.explain(err))
 	}
 	defer func() { _ = art.Clean(info) }()
 
@@ -115,10 +137,15 @@ func (t *trivyScanner) scan(ctx context.Context, ref Resolved, img v1.Image) (re
 		VulnSeveritySources: []dbtypes.SourceID{"auto"},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("detecting vulnerabilities: %w", err)
+		return nil, fmt.Errorf("detecting vulnerabilities: %w", t.explain(err))
 	}
 
 	res = &Result{Findings: []Finding{}}
+	if db := resp.ServerInfo.VulnerabilityDB; t.server != nil && db != nil && !db.UpdatedAt.IsZero() {
+		// The server may have updated its database since New asked; the result says
+		// which one it came from.
+		res.DBVersion = dbVersionOf(*db)
+	}
 	if resp.OS.Detected() {
 		res.OS = strings.TrimSpace(string(resp.OS.Family) + " " + resp.OS.Name)
 	}
@@ -145,6 +172,14 @@ func (t *trivyScanner) scan(ctx context.Context, ref Resolved, img v1.Image) (re
 	}
 	SortFindings(res.Findings)
 	return res, nil
+}
+
+// explain names the server in errors that came from it.
+func (t *trivyScanner) explain(err error) error {
+	if t.server == nil {
+		return err
+	}
+	return t.server.explain(err)
 }
 
 // routeTrivyLogs replaces the buffering handler Trivy's log package installs as the
