@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -151,6 +152,11 @@ func OptionsFromConfig(dir string, cfg spec.ScanConfig) (Options, error) {
 			OCILayout:    abs(cfg.OCILayout),
 		},
 	}
+	server, err := ServerFromConfig(cfg.Server, os.Getenv)
+	if err != nil {
+		return o, err
+	}
+	o.Server = server
 	o.MaxDBAge = DefaultMaxDBAge
 	if cfg.MaxDBAge != "" {
 		d, err := time.ParseDuration(cfg.MaxDBAge)
