@@ -73,6 +73,7 @@ func Cluster(c *manifest.Cluster, opts Options) diag.List {
 			v.object(f, o)
 		}
 	}
+	v.healthChecks()
 	v.build()
 	return v.diags.Sort()
 }
