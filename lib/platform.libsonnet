@@ -1,6 +1,8 @@
 // The platform layer: cluster-scoped objects the cluster's own reconciler applies
-// before any tenant, such as the role every tenant reconciler is bound to.
+// before any tenant, such as the role every tenant reconciler is bound to and the
+// policy that hands every tenant the cluster's Git credential.
 local d = import 'defaults.libsonnet';
+local gitcredential = import 'gitcredential.libsonnet';
 local k = import 'k.libsonnet';
 local layers = import 'layers.libsonnet';
 
@@ -65,7 +67,7 @@ local rules(ks, verbs) =
   objects(cluster, teams)::
     std.foldl(
       function(acc, files) acc + { [f]: std.get(acc, f, []) + files[f] for f in std.objectFields(files) },
-      [l.platform(cluster, teams) for l in layers],
+      [l.platform(cluster, teams) for l in layers] + [gitcredential.platform(cluster, teams)],
       { 'rbac.yaml': [$.tenantReconcilerRole(cluster)] },
     ),
 }
