@@ -22,6 +22,16 @@
   // The ClusterRole every team's Flux reconciler is bound to, inside its namespace only.
   tenantReconcilerRole: 'rampart:tenant-reconciler',
   tenantReconcilerServiceAccount: 'flux-reconciler',
+  // The label Rampart puts on every team namespace (value: the team's name); the
+  // platform selects team namespaces by it.
+  teamLabel: 'rampart.dev/team',
+  // The Kyverno GeneratingPolicy that clones the cluster's Git credential into every
+  // team namespace, and the ClusterRole that lets Kyverno's background controller do
+  // it (lib/gitcredential.libsonnet).
+  gitCredential: {
+    policyName: 'rampart-flux-git-credential',
+    kyvernoRole: 'rampart:kyverno:flux-git-credential',
+  },
   // Role for people: read-only in production (changes go through Git), edit elsewhere.
   groupRole(environment):: if environment == 'production' then 'view' else 'edit',
   // Mesh (lib/mesh.libsonnet): where Istio lives and its SPIFFE trust domain.

@@ -15,7 +15,7 @@ local mesh = import 'mesh.libsonnet';
       'pod-security.kubernetes.io/audit-version': version,
       'pod-security.kubernetes.io/warn': 'restricted',
       'pod-security.kubernetes.io/warn-version': version,
-      'rampart.dev/team': name,
+      [d.teamLabel]: name,
     } + mesh.namespaceLabels(cluster)),
 
   groupBindings(team, cluster)::

@@ -128,6 +128,7 @@ func (c *Checker) Files(files []*manifest.File) (diag.List, []Object) {
 			v.object(f, o)
 		}
 	}
+	v.healthChecks()
 	v.build()
 	return v.diags.Sort(), objects
 }

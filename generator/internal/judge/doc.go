@@ -13,6 +13,13 @@
 // dry-run created as a Pod in its namespace, so the namespace's Pod Security
 // enforce level judges it exactly as the cluster will.
 //
+// For Flux it also runs the real source-controller and kustomize-controller
+// as local processes against such a server ([StartFlux], under Flux's
+// multi-tenancy lockdown flags), serves a rendered tree to them over Git's
+// smart HTTP with basic auth ([StartGitServer]), and reads back the API
+// server's audit log ([Options.Audit]), so a test can see who applied what and
+// whether anything was refused.
+//
 // The binaries come from .ci/install-judges (make judges); the CRDs from
 // .ci/update-crds, which copies them from the upstream Go modules into crds/.
 package judge

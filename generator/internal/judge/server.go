@@ -42,6 +42,10 @@ type Options struct {
 	// CRDs holds the CustomResourceDefinitions to install (every *.yaml and
 	// *.yml file in it, recursively); nil means the upstream set in crds/.
 	CRDs fs.FS
+	// Audit makes the API server write an audit log of every request at the
+	// Metadata level (who, impersonating whom, did what to which object, and
+	// the answer's code), read back with [Server.AuditEvents].
+	Audit bool
 }
 
 // Server is a running etcd and kube-apiserver pair with the CRDs installed.
@@ -54,6 +58,7 @@ type Server struct {
 
 	dir      string // temporary files: certificates, token, logs, etcd data
 	shmDir   string // etcd's data when it lives in /dev/shm
+	auditLog string // the audit log, when Options.Audit is set
 	etcd     *process
 	api      *process
 	dynamic  dynamic.Interface
@@ -108,7 +113,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	s.Timings.Etcd = time.Since(begin)
 
 	begin = time.Now()
-	if err := s.startAPIServer(ctx, opts.Binaries.KubeAPIServer); err != nil {
+	if err := s.startAPIServer(ctx, opts.Binaries.KubeAPIServer, opts.Audit); err != nil {
 		return nil, err
 	}
 	s.Timings.APIServer = time.Since(begin)
@@ -174,7 +179,7 @@ func (s *Server) startEtcd(ctx context.Context, bin string) error {
 		"--quota-backend-bytes=2147483648",
 		"--log-level=warn",
 	}
-	p, err := startProcess(bin, args, filepath.Join(s.dir, "etcd.log"))
+	p, err := startProcess(bin, args, nil, filepath.Join(s.dir, "etcd.log"))
 	if err != nil {
 		return fmt.Errorf("starting etcd: %w", err)
 	}
@@ -215,7 +220,7 @@ func (s *Server) etcdDataDir() string {
 	return filepath.Join(s.dir, "etcd-data")
 }
 
-func (s *Server) startAPIServer(ctx context.Context, bin string) error {
+func (s *Server) startAPIServer(ctx context.Context, bin string, audit bool) error {
 	ports, err := freePorts(1)
 	if err != nil {
 		return fmt.Errorf("starting kube-apiserver: %w", err)
@@ -256,7 +261,14 @@ func (s *Server) startAPIServer(ctx context.Context, bin string) error {
 		"--max-requests-inflight=1000",
 		"--v=0",
 	}
-	p, err := startProcess(bin, args, filepath.Join(s.dir, "kube-apiserver.log"))
+	if audit {
+		auditArgs, err := s.writeAuditPolicy()
+		if err != nil {
+			return fmt.Errorf("starting kube-apiserver: %w", err)
+		}
+		args = append(args, auditArgs...)
+	}
+	p, err := startProcess(bin, args, nil, filepath.Join(s.dir, "kube-apiserver.log"))
 	if err != nil {
 		return fmt.Errorf("starting kube-apiserver: %w", err)
 	}
@@ -422,12 +434,15 @@ type process struct {
 	needs   string // how to start what the process depends on, for failures
 }
 
-func startProcess(bin string, args []string, logPath string) (*process, error) {
+// startProcess runs bin with args, its output going to logPath; env is its
+// whole environment, nil meaning the test's own.
+func startProcess(bin string, args, env []string, logPath string) (*process, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("creating the log: %w", err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Env = env
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.Dir = filepath.Dir(logPath)
