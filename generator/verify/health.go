@@ -41,7 +41,7 @@ var readOnlyVerbs = map[string]bool{"get": true, "list": true, "watch": true}
 // or the team's Kustomization never becomes Ready (its health check is Forbidden);
 // and the role's read-only rules grant nothing no managed kind's health check reads.
 func (v *verifier) healthChecks() {
-	file, role := tenantRole(v.cluster)
+	file, role := v.roleFile, v.role
 	if role == nil {
 		// isolation already refuses every team object: nothing is granted.
 		return
@@ -49,7 +49,7 @@ func (v *verifier) healthChecks() {
 	granted, readOnly := roleVerbs(role)
 
 	reported := map[schema.GroupKind]bool{}
-	for _, f := range v.cluster.Files {
+	for _, f := range v.files {
 		if f.Layer != manifest.LayerTeam {
 			continue
 		}
@@ -69,6 +69,9 @@ func (v *verifier) healthChecks() {
 		}
 	}
 
+	if !slices.Contains(v.files, file) {
+		return // the role itself is judged with the platform's files
+	}
 	needed := map[schema.GroupResource]bool{}
 	for _, gk := range managedKinds(granted) {
 		for _, read := range healthReads[gk] {
@@ -85,8 +88,8 @@ func (v *verifier) healthChecks() {
 }
 
 // tenantRole finds the platform layer's tenant reconciler ClusterRole.
-func tenantRole(c *manifest.Cluster) (*manifest.File, *rbacv1.ClusterRole) {
-	for _, f := range c.Files {
+func tenantRole(platform []*manifest.File) (*manifest.File, *rbacv1.ClusterRole) {
+	for _, f := range platform {
 		if f.Layer != manifest.LayerPlatform {
 			continue
 		}

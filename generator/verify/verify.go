@@ -59,6 +59,9 @@ type Checker struct {
 	lv      psaapi.LevelVersion
 	pss     policy.Evaluator
 	grants  map[string]bool // "group/resource"
+	// roleFile and role are the platform's tenant reconciler ClusterRole.
+	roleFile *manifest.File
+	role     *rbacv1.ClusterRole
 }
 
 // New returns the Checker of a cluster whose platform layer is platform.
@@ -78,6 +81,7 @@ func New(cluster string, platform []*manifest.File, opts Options) (*Checker, dia
 	}
 	c.pss = evaluator
 	c.grants = tenantGrants(platform)
+	c.roleFile, c.role = tenantRole(platform)
 	return c, nil
 }
 
