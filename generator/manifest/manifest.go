@@ -12,7 +12,9 @@ import (
 	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -167,18 +169,56 @@ func Kustomization(resources []string) map[string]any {
 	}
 }
 
-// PodSpecPath is where an object of kind keeps its pod spec, or nil when it has none:
-// the one walker of pod templates the stages share.
-func PodSpecPath(kind string) []string {
+// PodTemplatePath is where a workload of kind keeps its pod template, or nil when it
+// has none (a Pod is its own template): the one walker of pod templates that scan,
+// verify, reach and the judges share.
+func PodTemplatePath(kind string) []string {
 	switch kind {
-	case "Pod":
-		return []string{"spec"}
 	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
-		return []string{"spec", "template", "spec"}
+		return []string{"spec", "template"}
 	case "CronJob":
-		return []string{"spec", "jobTemplate", "spec", "template", "spec"}
+		return []string{"spec", "jobTemplate", "spec", "template"}
 	}
 	return nil
+}
+
+// PodSpecPath is where an object of kind keeps its pod spec, or nil when it has none.
+func PodSpecPath(kind string) []string {
+	if kind == "Pod" {
+		return []string{"spec"}
+	}
+	if p := PodTemplatePath(kind); p != nil {
+		return append(p, "spec")
+	}
+	return nil
+}
+
+// PodTemplate decodes the pod template of a Pod or workload (its metadata and pod
+// spec); false when the object has none.
+func PodTemplate(o *unstructured.Unstructured) (*corev1.PodTemplateSpec, bool, error) {
+	var tmpl any = o.Object
+	if o.GetKind() != "Pod" {
+		p := PodTemplatePath(o.GetKind())
+		if p == nil {
+			return nil, false, nil
+		}
+		t, found, err := unstructured.NestedFieldNoCopy(o.Object, p...)
+		if err != nil || !found {
+			return nil, false, err
+		}
+		tmpl = t
+	} else if o.GetAPIVersion() != "v1" {
+		return nil, false, nil
+	}
+	m, ok := tmpl.(map[string]any)
+	if !ok {
+		return nil, false, fmt.Errorf("%s: the pod template is not an object", Ref(o))
+	}
+	var out corev1.PodTemplateSpec
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(map[string]any{"metadata": m["metadata"], "spec": m["spec"]}, &out); err != nil {
+		return nil, false, fmt.Errorf("%s: decoding the pod template: %w", Ref(o), err)
+	}
+	return &out, true, nil
 }
 
 // Containers calls fn with every container (init, regular and ephemeral) of an

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -236,26 +235,9 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		}
 		*services = append(*services, s)
 	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
-		var tmpl corev1.PodTemplateSpec
-		switch o.GetKind() {
-		case "Deployment":
-			d, err := decode[appsv1.Deployment](o)
-			if err != nil {
-				return err
-			}
-			tmpl = d.Spec.Template
-		case "StatefulSet":
-			d, err := decode[appsv1.StatefulSet](o)
-			if err != nil {
-				return err
-			}
-			tmpl = d.Spec.Template
-		default:
-			d, err := decode[appsv1.DaemonSet](o)
-			if err != nil {
-				return err
-			}
-			tmpl = d.Spec.Template
+		tmpl, ok, err := manifest.PodTemplate(o)
+		if err != nil || !ok {
+			return cmp.Or(err, fmt.Errorf("%s has no pod template", manifest.Ref(o)))
 		}
 		w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: tmpl.Labels, ServiceAccount: cmp.Or(tmpl.Spec.ServiceAccountName, "default")}
 		for _, ctr := range tmpl.Spec.Containers {

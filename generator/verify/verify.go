@@ -17,8 +17,6 @@ import (
 	"strings"
 	"sync"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -187,8 +185,10 @@ func (v *verifier) object(f *manifest.File, o *unstructured.Unstructured) {
 		return
 	}
 	v.isolation(f, o, k)
-	if meta, spec, ok := podTemplate(typed); ok {
-		v.podSecurity(f, o, meta, spec)
+	if tmpl, ok, err := manifest.PodTemplate(o); err != nil {
+		v.obj(f, o, err.Error(), "")
+	} else if ok {
+		v.podSecurity(f, o, &tmpl.ObjectMeta, &tmpl.Spec)
 	}
 }
 
@@ -226,25 +226,6 @@ func (v *verifier) podSecurity(f *manifest.File, o *unstructured.Unstructured, m
 		v.obj(f, o, fmt.Sprintf("violates Pod Security %q (%s): %s: %s", v.lv.Level, v.lv.Version, r.ForbiddenReason, r.ForbiddenDetail),
 			"pods must run as non-root with no privilege escalation, all capabilities dropped and the RuntimeDefault seccomp profile; a patch may not weaken this")
 	}
-}
-
-// podTemplate returns the pod template of workload kinds.
-func podTemplate(obj any) (*metav1.ObjectMeta, *corev1.PodSpec, bool) {
-	switch t := obj.(type) {
-	case *corev1.Pod:
-		return &t.ObjectMeta, &t.Spec, true
-	case *appsv1.Deployment:
-		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
-	case *appsv1.StatefulSet:
-		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
-	case *appsv1.DaemonSet:
-		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
-	case *batchv1.Job:
-		return &t.Spec.Template.ObjectMeta, &t.Spec.Template.Spec, true
-	case *batchv1.CronJob:
-		return &t.Spec.JobTemplate.Spec.Template.ObjectMeta, &t.Spec.JobTemplate.Spec.Template.Spec, true
-	}
-	return nil, nil, false
 }
 
 // tenantGrants reads what the platform layer's tenant reconciler role grants.

@@ -544,8 +544,8 @@ var resourceGetSecret = regexp.MustCompile(`^resource\.Get\("v1", "secrets", "([
 // controlTree holds the negative controls' directories, served next to the
 // rendered tree.
 var controlTree = map[string]string{
-	"controls/allowed/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [configmap.yaml]\n",
-	"controls/allowed/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: allowed\ndata:\n  a: b\n",
+	"controls/allowed/kustomization.yaml":        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [configmap.yaml]\n",
+	"controls/allowed/configmap.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: allowed\ndata:\n  a: b\n",
 	"controls/cluster-scoped/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [binding.yaml]\n",
 	"controls/cluster-scoped/binding.yaml": "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: escalate\n" +
 		"roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: cluster-admin\n" +

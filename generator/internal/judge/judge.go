@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
 // fieldManager owns every field the harness applies.
@@ -269,23 +271,14 @@ func (s *Server) ensureDefaultServiceAccount(ctx context.Context, namespace stri
 	return nil
 }
 
-// podTemplatePaths says where each workload kind keeps its pod template.
-var podTemplatePaths = map[schema.GroupKind][]string{
-	{Group: "apps", Kind: "Deployment"}:  {"spec", "template"},
-	{Group: "apps", Kind: "StatefulSet"}: {"spec", "template"},
-	{Group: "apps", Kind: "DaemonSet"}:   {"spec", "template"},
-	{Group: "apps", Kind: "ReplicaSet"}:  {"spec", "template"},
-	{Group: "batch", Kind: "Job"}:        {"spec", "template"},
-	{Group: "batch", Kind: "CronJob"}:    {"spec", "jobTemplate", "spec", "template"},
-}
-
 // judgePodTemplate dry-run creates a Pod from a workload's pod template, in
 // the workload's namespace, so admission (PodSecurity above all) judges the
 // pod the controller would create. Warnings are left out: the workload's own
 // apply already reported them.
 func (s *Server) judgePodTemplate(ctx context.Context, o Object) ([]Result, error) {
-	tmplPath, ok := podTemplatePaths[o.Data.GroupVersionKind().GroupKind()]
-	if !ok || o.Data.GetNamespace() == "" || o.Data.GetName() == "" {
+	group := o.Data.GroupVersionKind().Group
+	tmplPath := manifest.PodTemplatePath(o.Data.GetKind())
+	if tmplPath == nil || (group != "apps" && group != "batch") || o.Data.GetNamespace() == "" || o.Data.GetName() == "" {
 		return nil, nil
 	}
 	tmpl, found, err := unstructured.NestedMap(o.Data.Object, tmplPath...)
