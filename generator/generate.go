@@ -397,10 +397,15 @@ func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clust
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// Off a terminal, a line per cluster says how the render went.
+	level := slog.LevelInfo
+	if bar.Drawing() {
+		level = slog.LevelDebug
+	}
 	for _, c := range out {
 		c.finish()
 		r.units = append(r.units, c.units...)
-		r.log.Info("cluster rendered", "cluster", c.plan.Name(), "teams", len(c.units), "rendered", c.count(false), "cached", c.count(true))
+		r.log.Log(ctx, level, "cluster rendered", "cluster", c.plan.Name(), "teams", len(c.units), "rendered", c.count(false), "cached", c.count(true))
 	}
 	return out, nil
 }
