@@ -6,7 +6,7 @@ export GOTOOLCHAIN := local
 GO ?= go
 GOLANGCI_LINT_VERSION ?= v2.15.0
 
-.PHONY: all build test lint render check bench schemas fuzz judges examples
+.PHONY: all build test lint render check bench bench-fleet schemas fuzz judges examples
 
 all: build
 
@@ -36,6 +36,11 @@ schemas:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 6 ./generator/... | tee bench.txt
+
+## bench-fleet: time whole rampart runs on synthetic fleets (markdown table on stdout).
+bench-fleet: build
+	$(GO) run ./generator/internal/fleet/cmd/benchfleet -rampart bin/rampart \
+		-sizes 10x1,10x10,100x1,100x10,1000x1,1000x10 -n 3
 
 ## fuzz: run each fuzz target briefly (CI runs it too).
 fuzz:

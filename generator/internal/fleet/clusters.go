@@ -1,0 +1,100 @@
+package fleet
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/rampart-gitops/rampart/generator/spec"
+)
+
+// regions name the clusters; past the list, a number tells them apart.
+var regions = []string{"weu", "neu", "eus", "wus", "sea", "aue", "jpe", "cac", "brs", "inc"}
+
+// makeClusters returns n clusters in the shape of the repository's own prod-weu and
+// dev-weu. Cluster i's features cycle with different periods, so that from three
+// clusters on every pairing occurs: even clusters are production, odd development;
+// Cilium and Calico alternate in pairs; one in three has no mesh. The first cluster is
+// the richest (production, Cilium, Istio), so a one-cluster fleet exercises the most.
+func makeClusters(n int) []*spec.Cluster {
+	out := make([]*spec.Cluster, n)
+	for i := range out {
+		region := regions[i%len(regions)]
+		if i >= len(regions) {
+			region += fmt.Sprint(i / len(regions))
+		}
+		c := &spec.Cluster{
+			APIVersion: spec.APIVersion,
+			Kind:       spec.KindCluster,
+			Spec: spec.ClusterSpec{
+				KubernetesVersion: "1.33",
+				DNS:               spec.DNS{Namespace: "kube-system", PodLabels: map[string]string{"k8s-app": "kube-dns"}},
+				Flux: spec.Flux{Repository: spec.GitRepository{
+					URL: "ssh://git@github.com/example/platform-gitops.git", Branch: "main", SecretName: "flux-git-auth",
+				}},
+				Ingress: spec.Ingress{
+					Namespace: "traefik",
+					PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"},
+				},
+				Policy: spec.Policy{AllowedRegistries: []string{"registry.example.com/"}},
+			},
+		}
+		s := &c.Spec
+		if i%2 == 0 {
+			c.Metadata.Name = "prod-" + region
+			s.Environment = spec.Production
+			s.Ingress.Domains = []string{region + ".example.com"}
+			s.Ingress.RateLimit = spec.RateLimit{Average: 100, Burst: 200, Period: "1s"}
+			s.TLS = spec.TLS{
+				Issuer: spec.Issuer{Name: "letsencrypt-prod", Server: "https://acme-v02.api.letsencrypt.org/directory",
+					Email: "platform@example.com", Solver: "http01"},
+				Duration: "2160h", RenewBefore: "720h",
+			}
+			s.Policy.Mode = spec.PolicyEnforce
+			s.Scan.SeverityThreshold = spec.SeverityHigh
+		} else {
+			c.Metadata.Name = "dev-" + region
+			s.Environment = spec.Development
+			s.Ingress.Domains = []string{region + ".dev.example.com"}
+			s.Ingress.AllowWildcardHosts = true
+			s.Ingress.RateLimit = spec.RateLimit{Average: 50, Burst: 100, Period: "1s"}
+			s.TLS = spec.TLS{Issuer: spec.Issuer{Name: "letsencrypt-staging", Server: "https://acme-staging-v02.api.letsencrypt.org/directory",
+				Email: "platform@example.com", Solver: "http01"}}
+			s.Policy.Mode = spec.PolicyAudit
+			s.Scan.SeverityThreshold = spec.SeverityCritical
+		}
+		if i/2%2 == 0 {
+			s.CNI = spec.CNICilium
+		} else {
+			// Only Cilium enforces host names; elsewhere host-name egress falls back to
+			// the platform's egress proxies.
+			s.CNI = spec.CNICalico
+			s.Egress.FQDNFallbackCIDRs = []string{"192.0.2.0/24"}
+		}
+		if i%3 == 1 {
+			s.Mesh = spec.Mesh{Type: spec.MeshNone}
+		} else {
+			s.Mesh = spec.Mesh{
+				Type: spec.MeshIstio, Mode: spec.MeshSidecar, TrustDomain: c.Metadata.Name + ".example.com", RootNamespace: "istio-system",
+				IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik",
+					PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}},
+			}
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// config is rampart.yaml: scan offline against the example images and database of
+// repo, which never go stale, and cache results inside the fleet.
+func config(repo string) *spec.Config {
+	return &spec.Config{
+		APIVersion: spec.APIVersion,
+		Kind:       spec.KindConfig,
+		Scan: spec.ScanConfig{
+			DBDir:     filepath.Join(repo, filepath.FromSlash(dbDir)),
+			OCILayout: filepath.Join(repo, filepath.FromSlash(layoutDir)),
+			CacheDir:  ".rampart/cache",
+			MaxDBAge:  "0",
+		},
+	}
+}
