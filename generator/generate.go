@@ -239,7 +239,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Mode == Validate {
 		return res, nil
 	}
-	res.Changes, err = write.Diff(opts.Dir, res.encoded())
+	res.Changes, err = write.Diff(write.OS(opts.Dir), res.encoded())
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +247,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := write.Apply(opts.Dir, res.encoded(), res.Changes); err != nil {
+		if err := write.Apply(write.OS(opts.Dir), res.encoded(), res.Changes); err != nil {
 			return nil, err
 		}
 	}
@@ -450,7 +450,7 @@ func (c *clusterRender) encode(dir string, held map[*plan.Unit]bool) (*write.Clu
 	for _, u := range c.units {
 		team := u.unit.Team.Metadata.Name
 		if held[u.unit] {
-			prev, err := write.Held(dir, name, team)
+			prev, err := write.Held(write.OS(dir), name, team)
 			if err != nil {
 				return nil, err
 			}

@@ -12,14 +12,12 @@ import (
 )
 
 // tuneGC trades memory for time: a render allocates many short-lived objects per
-// team, and the default GC target spends a third of a large render collecting. The
-// heap may grow to five times the live data, but a soft limit of 1.5 GiB makes the
-// collector work harder before it grows past that. GOGC and GOMEMLIMIT still win.
+// team, and a collector paced by GOGC spends a fifth of a large render collecting.
+// Instead the heap may grow to a soft limit of 1.5 GiB before the collector runs
+// (a small repository never gets there). GOGC and GOMEMLIMIT still win.
 func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(-1)
 		debug.SetMemoryLimit(1536 << 20)
 	}
 }

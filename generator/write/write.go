@@ -11,15 +11,15 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
-	"os"
 	"path"
-	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
@@ -64,30 +64,38 @@ func Encode(c *manifest.Cluster) (*Cluster, error) {
 	return out, nil
 }
 
-// Diff compares the rendered clusters with the disk under root and returns the
-// changes, sorted by path. Files under a cluster's directory that are not rendered are
-// deletions when they carry the generated header; other files are left alone.
-func Diff(root string, clusters []*Cluster) ([]Change, error) {
+// Diff compares the rendered clusters with the disk and returns the changes, sorted
+// by path. Files under a cluster's directory that are not rendered are deletions when
+// they carry the generated header; other files are left alone.
+func Diff(disk FS, clusters []*Cluster) ([]Change, error) {
+	per := make([][]Change, len(clusters))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, c := range clusters {
+		g.Go(func() (err error) {
+			per[i], err = diffCluster(disk, c)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var changes []Change
-	for _, c := range clusters {
-		cc, err := diffCluster(root, c)
-		if err != nil {
-			return nil, err
-		}
+	for _, cc := range per {
 		changes = append(changes, cc...)
 	}
 	slices.SortFunc(changes, func(a, b Change) int { return cmp.Compare(a.Path, b.Path) })
 	return changes, nil
 }
 
-func diffCluster(root string, c *Cluster) ([]Change, error) {
+func diffCluster(disk FS, c *Cluster) ([]Change, error) {
 	var changes []Change
-	onDisk, _, err := clusterFiles(root, c.Name)
+	onDisk, _, err := clusterFiles(disk, c.Name, c.Files)
 	if err != nil {
 		return nil, err
 	}
 	for p, want := range c.Files {
-		got, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		got, err := fs.ReadFile(disk, p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			changes = append(changes, Change{Path: p, Action: Add})
@@ -106,18 +114,19 @@ func diffCluster(root string, c *Cluster) ([]Change, error) {
 }
 
 // Rendered lists the files Rampart rendered under clusters/<name>/ (they start with
-// the generated header), relative to root with forward slashes.
-func Rendered(root, name string) ([]string, error) {
-	rendered, _, err := clusterFiles(root, name)
+// the generated header).
+func Rendered(disk FS, name string) ([]string, error) {
+	rendered, _, err := clusterFiles(disk, name, nil)
 	return rendered, err
 }
 
-// clusterFiles lists the regular files under clusters/<name>/, relative to root with
-// forward slashes, split into those Rampart rendered (they start with the generated
-// header) and those it keeps: cluster.yaml and anything hand-written.
-func clusterFiles(root, name string) (rendered, kept []string, err error) {
-	dir := filepath.Join(root, "clusters", name)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+// clusterFiles lists the regular files under clusters/<name>/, split into those
+// Rampart rendered (they start with the generated header) and those it keeps:
+// cluster.yaml and anything hand-written. A path the render writes (in rendering) is
+// Rampart's without looking: its content is compared or replaced anyway.
+func clusterFiles(disk FS, name string, rendering map[string][]byte) (rendered, kept []string, err error) {
+	dir := path.Join("clusters", name)
+	err = fs.WalkDir(disk, dir, func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -127,14 +136,9 @@ func clusterFiles(root, name string) (rendered, kept []string, err error) {
 		if d.IsDir() || !d.Type().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		generated := false
-		if rel != path.Join("clusters", name, InputFile) {
-			if generated, err = hasHeader(p); err != nil {
+		_, generated := rendering[rel]
+		if !generated && rel != path.Join("clusters", name, InputFile) {
+			if generated, err = hasHeader(disk, rel); err != nil {
 				return err
 			}
 		}
@@ -151,19 +155,21 @@ func clusterFiles(root, name string) (rendered, kept []string, err error) {
 	return rendered, kept, nil
 }
 
-func hasHeader(p string) (bool, error) {
-	f, err := os.Open(p)
+func hasHeader(disk FS, p string) (bool, error) {
+	f, err := disk.Open(p)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
 	buf := make([]byte, len(manifest.Header))
-	n, _ := f.Read(buf)
+	n, _ := io.ReadFull(f, buf)
 	return string(buf[:n]) == manifest.Header, nil
 }
 
-// Apply writes the changes of each cluster that has any, atomically per cluster.
-func Apply(root string, clusters []*Cluster, changes []Change) error {
+// Apply writes the changes of each cluster that has any, atomically per cluster:
+// each is rendered into a staging directory beside it and swapped in one step, so a
+// failure leaves the cluster's directory as it was.
+func Apply(disk FS, clusters []*Cluster, changes []Change) error {
 	changed := map[string]bool{}
 	for _, ch := range changes {
 		parts := strings.SplitN(ch.Path, "/", 3)
@@ -175,135 +181,101 @@ func Apply(root string, clusters []*Cluster, changes []Change) error {
 		if !changed[c.Name] {
 			continue
 		}
-		if err := applyCluster(root, c); err != nil {
+		if err := applyCluster(disk, c); err != nil {
 			return fmt.Errorf("writing cluster %q: %w", c.Name, err)
 		}
 	}
 	return nil
 }
 
-func applyCluster(root string, c *Cluster) (err error) {
-	clustersDir := filepath.Join(root, "clusters")
-	dir := filepath.Join(clustersDir, c.Name)
-	staging, err := os.MkdirTemp(clustersDir, "."+c.Name+".staging-")
+func applyCluster(disk FS, c *Cluster) (err error) {
+	if err := disk.MkdirAll("clusters"); err != nil {
+		return err
+	}
+	dir := path.Join("clusters", c.Name)
+	staging, err := disk.MkdirTemp("clusters", "."+c.Name+".staging-")
 	if err != nil {
 		return err
 	}
 	defer func() {
 		// After a successful swap, staging holds the old tree.
-		if rmErr := os.RemoveAll(staging); rmErr != nil && err == nil {
+		if rmErr := disk.RemoveAll(staging); rmErr != nil && err == nil {
 			err = rmErr
 		}
 	}()
-	if err := os.Chmod(staging, 0o755); err != nil {
-		return err
-	}
-	_, kept, err := clusterFiles(root, c.Name)
+	_, kept, err := clusterFiles(disk, c.Name, c.Files)
 	if err != nil {
 		return err
 	}
-	for _, rel := range kept {
-		src := filepath.Join(root, filepath.FromSlash(rel))
-		if err := link(src, filepath.Join(staging, mustRel(dir, src))); err != nil {
+	place := func(rel string) (string, error) {
+		dst := path.Join(staging, rel)
+		return dst, disk.MkdirAll(path.Dir(dst))
+	}
+	for _, p := range kept {
+		dst, err := place(strings.TrimPrefix(p, dir+"/"))
+		if err != nil {
+			return err
+		}
+		if err := disk.Link(p, dst); err != nil {
 			return err
 		}
 	}
 	for _, p := range slices.Sorted(maps.Keys(c.Files)) {
 		want := c.Files[p]
-		rel := strings.TrimPrefix(p, path.Join("clusters", c.Name)+"/")
-		dst := filepath.Join(staging, filepath.FromSlash(rel))
-		old := filepath.Join(dir, filepath.FromSlash(rel))
-		if got, err := os.ReadFile(old); err == nil && bytes.Equal(got, want) {
-			if err := link(old, dst); err != nil {
+		dst, err := place(strings.TrimPrefix(p, dir+"/"))
+		if err != nil {
+			return err
+		}
+		if got, err := fs.ReadFile(disk, p); err == nil && bytes.Equal(got, want) {
+			if err := disk.Link(p, dst); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(dst, want, 0o644); err != nil {
+		if err := disk.WriteFile(dst, want); err != nil {
 			return err
 		}
 	}
-	return swap(staging, dir)
+	return disk.Swap(staging, dir)
 }
 
-// swap exchanges the staging and cluster directories: in one step where the kernel
-// supports it (renameat2 RENAME_EXCHANGE), else with two renames.
-func swap(staging, dir string) error {
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(staging, dir); err != nil {
-			return err
-		}
-		return os.Mkdir(staging, 0o755) // so the deferred RemoveAll has something to remove
-	}
-	err := unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
-	if err == nil {
-		return nil
-	}
-	old := staging + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return err
-	}
-	if err := os.Rename(staging, dir); err != nil {
-		_ = os.Rename(old, dir)
-		return err
-	}
-	return os.Rename(old, staging)
-}
-
-// link hard-links src to dst (copying where links are not possible), so an unchanged
-// file keeps its inode and modification time.
-func link(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(dst, b, st.Mode().Perm()); err != nil {
-		return err
-	}
-	return os.Chtimes(dst, st.ModTime(), st.ModTime())
-}
-
-func mustRel(base, p string) string {
-	rel, err := filepath.Rel(base, p)
-	if err != nil {
-		return filepath.Base(p)
-	}
-	return rel
-}
-
-// Held returns a team's previously rendered files on a cluster, from the disk under
-// root: its tenant file and its directory, as they are. A team that fails the scan
-// gate keeps them (or has none, if it never rendered) while the other teams move on.
-func Held(root, cluster, team string) (map[string][]byte, error) {
-	rendered, err := Rendered(root, cluster)
-	if err != nil {
-		return nil, err
-	}
-	tenantFile := path.Join("clusters", cluster, "tenants", team+".yaml")
-	teamDir := path.Join("clusters", cluster, "teams", team) + "/"
+// Held returns a team's previously rendered files on a cluster, from the disk: its
+// tenant file and its directory, as they are. A team that fails the scan gate keeps
+// them (or has none, if it never rendered) while the other teams move on.
+func Held(disk FS, cluster, team string) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	for _, p := range rendered {
-		if p != tenantFile && !strings.HasPrefix(p, teamDir) {
-			continue
+	keep := func(p string) error {
+		generated, err := hasHeader(disk, p)
+		if err != nil || !generated {
+			return err
 		}
-		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		b, err := fs.ReadFile(disk, p)
 		if err != nil {
-			return nil, fmt.Errorf("keeping the previous output of team %q: %w", team, err)
+			return err
 		}
 		out[p] = b
+		return nil
+	}
+	tenantFile := path.Join("clusters", cluster, "tenants", team+".yaml")
+	err := keep(tenantFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	if err == nil {
+		err = fs.WalkDir(disk, path.Join("clusters", cluster, "teams", team), func(p string, d fs.DirEntry, err error) error {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
+				return nil
+			case err != nil:
+				return err
+			case d.Type().IsRegular():
+				return keep(p)
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keeping the previous output of team %q: %w", team, err)
 	}
 	return out, nil
 }

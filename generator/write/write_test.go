@@ -1,6 +1,7 @@
 package write_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,11 +23,11 @@ func mustWrite(t *testing.T, p, s string) {
 
 func render(t *testing.T, root string, c *write.Cluster) []write.Change {
 	t.Helper()
-	changes, err := write.Diff(root, []*write.Cluster{c})
+	changes, err := write.Diff(write.OS(root), []*write.Cluster{c})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := write.Apply(root, []*write.Cluster{c}, changes); err != nil {
+	if err := write.Apply(write.OS(root), []*write.Cluster{c}, changes); err != nil {
 		t.Fatal(err)
 	}
 	return changes
@@ -100,5 +101,54 @@ func TestApplyWritesPrunesAndKeepsUnchangedFiles(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Join(root, "clusters"))
 	if len(entries) != 1 {
 		t.Errorf("staging directories left behind: %v", entries)
+	}
+}
+
+// failingDisk fails every write after the first n.
+type failingDisk struct {
+	write.FS
+	n int
+}
+
+func (d *failingDisk) WriteFile(name string, data []byte) error {
+	if d.n--; d.n < 0 {
+		return errors.New("disk full")
+	}
+	return d.FS.WriteFile(name, data)
+}
+
+// TestFailedWriteLeavesTheOldOutput: a disk that fails midway leaves the cluster's
+// directory exactly as it was, with no staging directory behind.
+func TestFailedWriteLeavesTheOldOutput(t *testing.T) {
+	root := t.TempDir()
+	h := manifest.Header
+	render(t, root, &write.Cluster{Name: "dev", Files: map[string][]byte{
+		"clusters/dev/a.yaml": []byte(h + "a: 1\n"),
+		"clusters/dev/b.yaml": []byte(h + "b: 1\n"),
+	}})
+	next := &write.Cluster{Name: "dev", Files: map[string][]byte{
+		"clusters/dev/a.yaml": []byte(h + "a: 2\n"),
+		"clusters/dev/b.yaml": []byte(h + "b: 2\n"),
+		"clusters/dev/c.yaml": []byte(h + "c: 2\n"),
+	}}
+	changes, err := write.Diff(write.OS(root), []*write.Cluster{next})
+	if err != nil || len(changes) != 3 {
+		t.Fatalf("changes = %v, %v", changes, err)
+	}
+	if err := write.Apply(&failingDisk{FS: write.OS(root), n: 1}, []*write.Cluster{next}, changes); err == nil {
+		t.Fatal("a failing disk wrote without an error")
+	}
+	for name, want := range map[string]string{"a.yaml": h + "a: 1\n", "b.yaml": h + "b: 1\n"} {
+		b, err := os.ReadFile(filepath.Join(root, "clusters", "dev", name))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want it as it was", name, b, err)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(root, "clusters"))
+	if len(entries) != 1 {
+		t.Errorf("clusters/ holds %v, want only dev", entries)
+	}
+	if _, err := os.Stat(filepath.Join(root, "clusters", "dev", "c.yaml")); !os.IsNotExist(err) {
+		t.Errorf("c.yaml was half-written: %v", err)
 	}
 }
