@@ -5,8 +5,10 @@
 // or verified again; its files are reused byte for byte.
 //
 // Entries are written atomically (temporary file and rename) and carry their key and
-// a checksum: an entry that is corrupt, truncated, of another format or filed under
-// another key is ignored and the unit is rendered again, never trusted.
+// a CRC-32C of their payload: an entry that is corrupt, truncated, of another format or
+// filed under another key is ignored and the unit is rendered again, never trusted.
+// (The checksum is against accidents — a disk, a copy, a crash. Whoever can write the
+// cache directory can write clusters/ too; a cryptographic hash would not stop them.)
 package cache
 
 import (
@@ -14,10 +16,10 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
-	"encoding/gob"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -29,7 +31,7 @@ import (
 )
 
 // format names the entry encoding; change it when Entry changes shape.
-const format = "rampart-render-cache-v1\n"
+const format = "rampart-render-cache-v3\n"
 
 // Key is a unit's content address.
 type Key [sha256.Size]byte
@@ -123,16 +125,16 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	if c == nil {
 		return nil
 	}
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(e); err != nil {
+	payload, err := marshalEntry(e)
+	if err != nil {
 		return fmt.Errorf("encoding the render cache entry of %s: %w", k, err)
 	}
-	sum := sha256.Sum256(payload.Bytes())
 	var b bytes.Buffer
+	b.Grow(len(format) + sha256.Size + 4 + len(payload))
 	b.WriteString(format)
 	b.Write(k[:])
-	b.Write(sum[:])
-	b.Write(payload.Bytes())
+	b.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum(payload, castagnoli)))
+	b.Write(payload)
 	p := c.path(k)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("writing the render cache: %w", err)
@@ -157,8 +159,10 @@ func (c *Cache) Put(k Key, e *Entry) error {
 
 var errUntrusted = errors.New("render cache entry cannot be trusted")
 
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
 func decode(k Key, b []byte) (*Entry, error) {
-	head := len(format) + 2*sha256.Size
+	head := len(format) + sha256.Size + 4
 	if len(b) < head || string(b[:len(format)]) != format {
 		return nil, errUntrusted
 	}
@@ -166,15 +170,15 @@ func decode(k Key, b []byte) (*Entry, error) {
 	if !bytes.Equal(b[:sha256.Size], k[:]) {
 		return nil, errUntrusted
 	}
-	sum, payload := b[sha256.Size:2*sha256.Size], b[2*sha256.Size:]
-	if got := sha256.Sum256(payload); !bytes.Equal(got[:], sum) {
+	sum, payload := binary.BigEndian.Uint32(b[sha256.Size:]), b[sha256.Size+4:]
+	if crc32.Checksum(payload, castagnoli) != sum {
 		return nil, errUntrusted
 	}
-	var e Entry
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&e); err != nil {
+	e, err := unmarshalEntry(payload)
+	if err != nil {
 		return nil, errUntrusted
 	}
-	return &e, nil
+	return e, nil
 }
 
 // EngineID identifies the running Rampart build: the Go build ID of its executable,

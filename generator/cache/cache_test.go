@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/rampart-gitops/rampart/generator/cache"
+	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/verify"
 )
 
 func key(parts ...string) cache.Key {
@@ -51,7 +53,7 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		"flipped byte": append(append([]byte{}, b[:len(b)-1]...), b[len(b)-1]^1),
 		"truncated":    b[:len(b)/2],
 		"empty":        {},
-		"other format": append([]byte("rampart-render-cache-v0\n"), b[len("rampart-render-cache-v1\n"):]...),
+		"other format": append([]byte("rampart-render-cache-v2\n"), b[len("rampart-render-cache-v3\n"):]...),
 	} {
 		if err := os.WriteFile(entry, bad, 0o644); err != nil {
 			t.Fatal(err)
@@ -72,6 +74,17 @@ func TestRoundTripAndDistrust(t *testing.T) {
 	}
 	if _, ok := c.Get(k); ok {
 		t.Error("an entry filed under another key was trusted")
+	}
+
+	// Unpinned entries stay unpinned; objects and warnings come back.
+	k2 := key("unpinned")
+	e2 := &cache.Entry{Objects: []verify.Object{{Key: "v1/Namespace/shop", Ref: "Namespace/shop", File: "clusters/dev/tenants/shop.yaml"}},
+		Warnings: diag.List{{File: "teams/shop.yaml", Line: 3, Message: "m", Severity: diag.Warning}}}
+	if err := c.Put(k2, e2); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := c.Get(k2); !ok || got.Pins != nil || len(got.Objects) != 1 || got.Objects[0] != e2.Objects[0] || len(got.Warnings) != 1 || got.Warnings[0] != e2.Warnings[0] {
+		t.Errorf("unpinned entry = %+v, %v", got, ok)
 	}
 
 	var none *cache.Cache

@@ -8,8 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/spec"
@@ -63,7 +67,9 @@ func Load(root fs.FS) (*Inventory, error) {
 }
 
 type loader struct {
-	root    fs.FS
+	root fs.FS
+	// mu guards diags and perFile: team files are read in parallel.
+	mu      sync.Mutex
 	diags   diag.List
 	perFile map[string]int
 
@@ -87,6 +93,8 @@ type teamFile struct {
 const maxPerFile = 100
 
 func (l *loader) add(d diag.Diagnostic) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if d.Severity == "" {
 		d.Severity = diag.Error
 	}
@@ -197,7 +205,16 @@ func (l *loader) loadTeams(inv *Inventory) error {
 		l.add(diag.Diagnostic{File: TeamsDir, Message: fmt.Sprintf("reading the directory: %v", err)})
 		return nil
 	}
-	var files []*teamFile
+	// Reading, parsing, schema validation and decoding are per file, and a fleet has
+	// a thousand: they run in parallel; what links the files runs after, in order.
+	type read struct {
+		name, file, base string
+		team             *spec.Team
+		f                *fileCtx
+		ok               bool
+		err              error
+	}
+	var reads []*read
 	for _, e := range entries {
 		name := e.Name()
 		// Subdirectories hold charts and other inputs; dot files are editor and VCS state.
@@ -215,11 +232,23 @@ func (l *loader) loadTeams(inv *Inventory) error {
 			continue
 		}
 		l.teamFiles[base] = true
-		t := new(spec.Team)
-		f, ok, err := l.loadDocument(file, spec.KindTeam, teamEmptyHint, t)
-		if err != nil {
-			return err
+		reads = append(reads, &read{name: name, file: file, base: base, team: new(spec.Team)})
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, r := range reads {
+		g.Go(func() error {
+			r.f, r.ok, r.err = l.loadDocument(r.file, spec.KindTeam, teamEmptyHint, r.team)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var files []*teamFile
+	for _, r := range reads {
+		if r.err != nil {
+			return r.err
 		}
+		t, f := r.team, r.f
 		if f == nil {
 			continue
 		}
@@ -228,9 +257,9 @@ func (l *loader) loadTeams(inv *Inventory) error {
 		if t.Metadata.Name != "" && l.teams[t.Metadata.Name] == nil {
 			l.teams[t.Metadata.Name] = tf
 		}
-		l.checkTeam(f, base, t)
-		if ok {
-			inv.Teams = append(inv.Teams, Team{Team: t, File: file, Pos: f.pos})
+		l.checkTeam(f, r.base, t)
+		if r.ok {
+			inv.Teams = append(inv.Teams, Team{Team: t, File: r.file, Pos: f.pos})
 		}
 	}
 	for _, tf := range files {

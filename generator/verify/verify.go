@@ -78,8 +78,8 @@ func New(cluster string, platform []*manifest.File, opts Options) (*Checker, dia
 		return nil, diag.List{{Message: fmt.Sprintf("loading the Pod Security checks: %v", err), Severity: diag.Error}}
 	}
 	c.pss = evaluator
-	c.grants = tenantGrants(platform)
 	c.roleFile, c.role = tenantRole(platform)
+	c.grants = tenantGrants(c.role)
 	return c, nil
 }
 
@@ -228,27 +228,16 @@ func (v *verifier) podSecurity(f *manifest.File, o *unstructured.Unstructured, m
 	}
 }
 
-// tenantGrants reads what the platform layer's tenant reconciler role grants.
-func tenantGrants(platform []*manifest.File) map[string]bool {
+// tenantGrants reads what the tenant reconciler role grants, as "group/resource".
+func tenantGrants(role *rbacv1.ClusterRole) map[string]bool {
 	grants := map[string]bool{}
-	for _, f := range platform {
-		if f.Layer != manifest.LayerPlatform {
-			continue
-		}
-		for _, o := range f.Objects {
-			if o.GetKind() != "ClusterRole" || o.GetName() != TenantReconcilerRole {
-				continue
-			}
-			var role rbacv1.ClusterRole
-			if runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &role) != nil {
-				continue
-			}
-			for _, r := range role.Rules {
-				for _, g := range r.APIGroups {
-					for _, res := range r.Resources {
-						grants[g+"/"+res] = true
-					}
-				}
+	if role == nil {
+		return grants
+	}
+	for _, r := range role.Rules {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				grants[g+"/"+res] = true
 			}
 		}
 	}

@@ -170,28 +170,38 @@ func hasHeader(disk FS, p string) (bool, error) {
 // each is rendered into a staging directory beside it and swapped in one step, so a
 // failure leaves the cluster's directory as it was.
 func Apply(disk FS, clusters []*Cluster, changes []Change) error {
-	changed := map[string]bool{}
-	for _, ch := range changes {
-		parts := strings.SplitN(ch.Path, "/", 3)
-		if len(parts) >= 2 {
-			changed[parts[1]] = true
-		}
-	}
-	for _, c := range clusters {
-		if !changed[c.Name] {
-			continue
-		}
-		if err := applyCluster(disk, c); err != nil {
-			return fmt.Errorf("writing cluster %q: %w", c.Name, err)
-		}
-	}
-	return nil
-}
-
-func applyCluster(disk FS, c *Cluster) (err error) {
 	if err := disk.MkdirAll("clusters"); err != nil {
 		return err
 	}
+	changed := map[string]map[string]bool{} // cluster → changed paths
+	for _, ch := range changes {
+		parts := strings.SplitN(ch.Path, "/", 3)
+		if len(parts) >= 2 {
+			if changed[parts[1]] == nil {
+				changed[parts[1]] = map[string]bool{}
+			}
+			changed[parts[1]][ch.Path] = true
+		}
+	}
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, c := range clusters {
+		if changed[c.Name] == nil {
+			continue
+		}
+		g.Go(func() error {
+			if err := applyCluster(disk, c, changed[c.Name]); err != nil {
+				return fmt.Errorf("writing cluster %q: %w", c.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// applyCluster writes one cluster into a staging directory, the files in changed
+// anew and every other file as a link to the one on disk, and swaps it in.
+func applyCluster(disk FS, c *Cluster, changed map[string]bool) (err error) {
 	dir := path.Join("clusters", c.Name)
 	staging, err := disk.MkdirTemp("clusters", "."+c.Name+".staging-")
 	if err != nil {
@@ -226,7 +236,7 @@ func applyCluster(disk FS, c *Cluster) (err error) {
 		if err != nil {
 			return err
 		}
-		if got, err := fs.ReadFile(disk, p); err == nil && bytes.Equal(got, want) {
+		if !changed[p] {
 			if err := disk.Link(p, dst); err != nil {
 				return err
 			}

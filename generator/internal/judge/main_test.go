@@ -1,17 +1,15 @@
 package judge_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rampart-gitops/rampart/generator/internal/fleet"
 	"github.com/rampart-gitops/rampart/generator/internal/judge"
 )
 
@@ -61,35 +59,11 @@ func server(t *testing.T) *judge.Server {
 // repoRoot finds the main module's root by walking up to its go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := fleet.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if isMainModule(filepath.Join(dir, "go.mod")) {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("finding the repository root: no go.mod of github.com/rampart-gitops/rampart above the test")
-		}
-		dir = parent
-	}
-}
-
-func isMainModule(goMod string) bool {
-	f, err := os.Open(goMod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if mod, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "module "); ok {
-			return strings.TrimSpace(mod) == "github.com/rampart-gitops/rampart"
-		}
-	}
-	return false
+	return dir
 }
 
 // report fails t on every error result and logs the warnings.

@@ -1,0 +1,137 @@
+package cache
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"maps"
+	"slices"
+
+	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/verify"
+)
+
+// The entry payload is a flat sequence of length-prefixed strings and counts: a
+// no-op render of a large fleet reads every entry, and this decodes with little more
+// than a copy (gob compiled its types again for every entry).
+
+type encoder struct{ b []byte }
+
+func (e *encoder) uint(n int)      { e.b = binary.AppendUvarint(e.b, uint64(n)) }
+func (e *encoder) bytes(b []byte)  { e.uint(len(b)); e.b = append(e.b, b...) }
+func (e *encoder) string(s string) { e.uint(len(s)); e.b = append(e.b, s...) }
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errShort = errors.New("render cache entry is truncated")
+
+func (d *decoder) uint() int {
+	if d.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)) {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[k:]
+	return int(n)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uint()
+	if d.err != nil || n > len(d.b) {
+		d.err = errShort
+		return nil
+	}
+	out := d.b[:n:n]
+	d.b = d.b[n:]
+	return out
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func marshalEntry(e *Entry) ([]byte, error) {
+	var enc encoder
+	enc.uint(len(e.Files))
+	for _, f := range e.Files {
+		enc.string(f.Path)
+		enc.string(string(f.Layer))
+		enc.string(f.Team)
+		enc.bytes(f.Data)
+	}
+	enc.uint(len(e.Images))
+	for _, img := range e.Images {
+		enc.string(img)
+	}
+	if e.Pins == nil {
+		enc.uint(0)
+	} else {
+		enc.uint(len(e.Pins) + 1)
+		for _, k := range slices.Sorted(maps.Keys(e.Pins)) {
+			enc.string(k)
+			enc.string(e.Pins[k])
+		}
+	}
+	enc.uint(len(e.Objects))
+	for _, o := range e.Objects {
+		enc.string(o.Key)
+		enc.string(o.Ref)
+		enc.string(o.File)
+	}
+	w, err := json.Marshal(e.Warnings)
+	if err != nil {
+		return nil, err
+	}
+	enc.bytes(w)
+	return enc.b, nil
+}
+
+func unmarshalEntry(b []byte) (*Entry, error) {
+	d := &decoder{b: b}
+	e := &Entry{}
+	n := d.uint()
+	if n > len(b) {
+		return nil, errShort
+	}
+	e.Files = make([]File, 0, n)
+	for range n {
+		e.Files = append(e.Files, File{Path: d.string(), Layer: manifest.Layer(d.string()), Team: d.string(), Data: d.bytes()})
+	}
+	for range d.uint() {
+		e.Images = append(e.Images, d.string())
+	}
+	if pins := d.uint(); pins > 0 {
+		e.Pins = make(map[string]string, pins-1)
+		for range pins - 1 {
+			k := d.string()
+			e.Pins[k] = d.string()
+		}
+	}
+	objects := d.uint()
+	if objects > len(b) {
+		return nil, errShort
+	}
+	e.Objects = make([]verify.Object, 0, objects)
+	for range objects {
+		e.Objects = append(e.Objects, verify.Object{Key: d.string(), Ref: d.string(), File: d.string()})
+	}
+	var warnings diag.List
+	if w := d.bytes(); d.err == nil {
+		if err := json.Unmarshal(w, &warnings); err != nil {
+			return nil, err
+		}
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, errors.New("render cache entry has trailing bytes")
+	}
+	e.Warnings = warnings
+	return e, nil
+}
