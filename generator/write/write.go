@@ -217,9 +217,16 @@ func applyCluster(disk FS, c *Cluster, changed map[string]bool) (err error) {
 	if err != nil {
 		return err
 	}
+	made := map[string]bool{}
 	place := func(rel string) (string, error) {
 		dst := path.Join(staging, rel)
-		return dst, disk.MkdirAll(path.Dir(dst))
+		if dir := path.Dir(dst); !made[dir] {
+			if err := disk.MkdirAll(dir); err != nil {
+				return "", err
+			}
+			made[dir] = true
+		}
+		return dst, nil
 	}
 	for _, p := range kept {
 		dst, err := place(strings.TrimPrefix(p, dir+"/"))
