@@ -119,7 +119,6 @@ Exit codes:
 				}
 			}
 		},
-
 	}
 	cmd.PersistentFlags().StringVarP(&opts.dir, "dir", "C", ".", "repository root holding teams/, clusters/ and lib/")
 	cmd.PersistentFlags().BoolVarP(&opts.verbose, "verbose", "v", false, "log debug diagnostics to stderr")
