@@ -190,7 +190,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 
 	// The scanner opens before the units render: each unit resolves and pins its
 	// images as soon as it has verified.
-	r, err := newRun(ctx, opts, root, inv, log)
+	r, err := newRun(ctx, opts, root, inv, log, now)
 	if err != nil {
 		return nil, err
 	}
@@ -270,13 +270,13 @@ type run struct {
 	units    []*unitResult
 }
 
-func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, log *slog.Logger) (*run, error) {
+func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, log *slog.Logger, now func() time.Time) (*run, error) {
 	lib, err := fs.Sub(root, "lib")
 	if err != nil {
 		return nil, fmt.Errorf("opening lib/: %w", err)
 	}
 	r := &run{opts: opts, root: root, inv: inv, log: log, ev: evaluate.New(lib, "lib")}
-	if r.inputs, err = newInputs(root, r.ev, inv); err != nil {
+	if r.inputs, err = newInputs(root, inv); err != nil {
 		return nil, err
 	}
 	if !opts.NoCache && inv.Config.Scan.CacheDir != "" && opts.Dir != "" {
@@ -296,10 +296,6 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	so, err := scan.OptionsFromConfig(opts.Dir, inv.Config.Scan)
 	if err != nil {
 		return nil, &BadInputError{Diagnostics: diag.List{{File: "rampart.yaml", Field: "scan", Message: err.Error(), Severity: diag.Error}}}
-	}
-	now := time.Now
-	if opts.Now != nil {
-		now = opts.Now
 	}
 	so.Now = now
 	so.Logger = log

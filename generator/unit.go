@@ -1,8 +1,6 @@
 package generator
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -64,10 +62,10 @@ func (in *inputs) arg(team string) evaluate.Arg {
 	return a
 }
 
-func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs, error) {
-	lib, err := ev.Digest()
+func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
+	lib, err := cache.DirDigest(root, "lib")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading lib/: %w", err)
 	}
 	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
 	for i := range inv.Teams {
@@ -81,7 +79,7 @@ func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs
 			if _, done := in.charts[c.Path]; done {
 				continue
 			}
-			d, err := dirDigest(root, c.Path)
+			d, err := cache.DirDigest(root, c.Path)
 			if err != nil {
 				return nil, fmt.Errorf("reading chart %s: %w", c.Path, err)
 			}
@@ -89,24 +87,6 @@ func newInputs(root fs.FS, ev *evaluate.Evaluator, inv *load.Inventory) (*inputs
 		}
 	}
 	return in, nil
-}
-
-// dirDigest hashes every file under dir of root, names and contents.
-func dirDigest(root fs.FS, dir string) (string, error) {
-	h := sha256.New()
-	err := fs.WalkDir(root, path.Clean(dir), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(root, p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
-		h.Write(b)
-		return nil
-	})
-	return hex.EncodeToString(h.Sum(nil)), err
 }
 
 // clusterRender is one cluster's render: its platform layer, the Checker its units

@@ -20,7 +20,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -179,6 +181,25 @@ func decode(k Key, b []byte) (*Entry, error) {
 		return nil, errUntrusted
 	}
 	return e, nil
+}
+
+// DirDigest hashes every file under dir of fsys, names and contents: lib/ and each
+// chart directory key the units that read them.
+func DirDigest(fsys fs.FS, dir string) (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(fsys, path.Clean(dir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
+		h.Write(b)
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil)), err
 }
 
 // EngineID identifies the running Rampart build: the Go build ID of its executable,

@@ -8,8 +8,6 @@
 package evaluate
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,28 +82,6 @@ func (e *Evaluator) Platform(cluster Arg, teams []string) (*Output, error) {
 		return nil, fmt.Errorf("evaluating %s/%s: encoding the team names: %w", e.libName, PlatformEntry, err)
 	}
 	return e.eval(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}})
-}
-
-// Digest is a hash of every file under lib/ (names and contents): a render's output
-// depends on nothing else of the templates, so it keys the render cache.
-func (e *Evaluator) Digest() (string, error) {
-	h := sha256.New()
-	err := fs.WalkDir(e.lib, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(e.lib, p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", p, len(b))
-		h.Write(b)
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("reading %s/: %w", e.libName, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // arg is one named top-level argument.

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
-	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -145,7 +143,7 @@ func StartFlux(ctx context.Context, srv *Server, bins FluxBinaries) (*Flux, erro
 	if f.source, err = startProcess(bins.SourceController, sourceArgs, env, filepath.Join(dir, "source-controller.log")); err != nil {
 		return nil, fmt.Errorf("starting source-controller: %w", err)
 	}
-	if err := f.source.waitReady(ctx, healthReady("127.0.0.1:"+strconv.Itoa(ports[1]))); err != nil {
+	if err := f.source.waitReady(ctx, httpOK("http://127.0.0.1:"+strconv.Itoa(ports[1])+"/readyz")); err != nil {
 		return nil, fmt.Errorf("starting source-controller: %w", err)
 	}
 
@@ -155,7 +153,7 @@ func StartFlux(ctx context.Context, srv *Server, bins FluxBinaries) (*Flux, erro
 	if f.kustomize, err = startProcess(bins.KustomizeController, kustomizeArgs, env, filepath.Join(dir, "kustomize-controller.log")); err != nil {
 		return nil, fmt.Errorf("starting kustomize-controller: %w", err)
 	}
-	if err := f.kustomize.waitReady(ctx, healthReady("127.0.0.1:"+strconv.Itoa(ports[2]))); err != nil {
+	if err := f.kustomize.waitReady(ctx, httpOK("http://127.0.0.1:"+strconv.Itoa(ports[2])+"/readyz")); err != nil {
 		return nil, fmt.Errorf("starting kustomize-controller: %w", err)
 	}
 	ok = true
@@ -190,26 +188,6 @@ func (f *Flux) stop(keep bool) error {
 		return fmt.Errorf("stopping Flux: %w", err)
 	}
 	return nil
-}
-
-// healthReady polls a controller's readiness endpoint.
-func healthReady(addr string) func(context.Context) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz answered %s", resp.Status)
-		}
-		return nil
-	}
 }
 
 // writeKubeconfig writes a kubeconfig that reaches srv with the harness's own

@@ -186,23 +186,7 @@ func (s *Server) startEtcd(ctx context.Context, bin string) error {
 	s.etcd = p
 	s.etcd.url = client
 
-	hc := &http.Client{Timeout: 2 * time.Second}
-	ready := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, client+"/health", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("health answered %s", resp.Status)
-		}
-		return nil
-	}
-	if err := p.waitReady(ctx, ready); err != nil {
+	if err := p.waitReady(ctx, httpOK(client+"/health")); err != nil {
 		return fmt.Errorf("starting etcd: %w", err)
 	}
 	return nil
@@ -567,4 +551,24 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// httpOK is a readiness probe: GET url answers 200.
+func httpOK(url string) func(context.Context) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	return func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s answered %s", url, resp.Status)
+		}
+		return nil
+	}
 }
