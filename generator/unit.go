@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -104,9 +105,12 @@ type clusterRender struct {
 
 // unitResult is one unit's verified output, rendered now or taken from the cache.
 type unitResult struct {
-	unit    *plan.Unit
-	cached  bool
+	unit   *plan.Unit
+	cached bool
+	// files are the unit's files; those from the cache may lack their Data until
+	// load reads it.
 	files   []cache.File
+	load    func() error
 	images  []string
 	objects []verify.Object
 	diags   diag.List
@@ -195,11 +199,8 @@ func (c *clusterRender) count(cached bool) int {
 }
 
 // key is a unit's content address: everything its output depends on.
-func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage, error) {
-	intents, err := json.Marshal(u.Intents)
-	if err != nil {
-		return cache.Key{}, nil, err
-	}
+func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage) {
+	intents := json.RawMessage(u.Intents.AppendJSON(nil))
 	h := cache.NewHasher()
 	h.Add("lib", []byte(r.inputs.lib))
 	h.Add("cluster", c.clusterJSON)
@@ -208,7 +209,7 @@ func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage, e
 	for _, ch := range u.Team.Spec.Charts {
 		h.Add("chart", []byte(ch.Path+"\x00"+r.inputs.charts[ch.Path]))
 	}
-	return h.Key(), intents, nil
+	return h.Key(), intents
 }
 
 // pins are the pinned references of images, or nil when the run pins nothing
@@ -223,13 +224,10 @@ func (r *run) pins(images []string) map[string]string {
 // renderUnit renders one unit, or takes it from the cache when its key is there and
 // its images still pin to the same digests.
 func (r *run) renderUnit(c *clusterRender, u *unitResult) {
-	key, intents, err := r.key(c, u.unit)
-	if err != nil {
-		u.diags = diag.List{{File: u.unit.Team.File, Message: fmt.Sprintf("encoding the intents of team %q: %v", u.unit.Team.Metadata.Name, err), Severity: diag.Error}}
-		return
-	}
-	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) {
+	key, intents := r.key(c, u.unit)
+	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) && r.cached(key, e) {
 		u.cached, u.files, u.images, u.objects, u.diags = true, e.Files, e.Images, e.Objects, e.Warnings
+		u.load = sync.OnceValue(func() error { return r.cache.Load(key, e) })
 		return
 	}
 	files, diags := r.buildUnit(c, u.unit, intents)
@@ -264,7 +262,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 			u.diags = append(u.diags, diag.Diagnostic{File: f.Path, Message: err.Error(), Severity: diag.Error})
 			return
 		}
-		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Data: b})
+		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Sum: sha256.Sum256(b), Size: len(b), Data: b})
 	}
 	diags, u.objects = c.checker.Files(files)
 	u.diags = diags
@@ -275,6 +273,22 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	if err := r.cache.Put(key, entry); err != nil {
 		r.log.Warn("render cache not written", "unit", u.unit.Name(), "error", err)
 	}
+}
+
+// cached reports whether a unit can be taken from the cache entry e under key: its
+// files' bytes are read now when the run will compare or write them (the disk state
+// does not vouch for each), and an entry whose bytes are damaged is rendered again.
+// A validate reads them only if something asks for them (Cluster.Decode).
+func (r *run) cached(key cache.Key, e *cache.Entry) bool {
+	if r.opts.Mode == Validate {
+		return true
+	}
+	for _, f := range e.Files {
+		if !r.state.Unchanged(r.disk, f.Path, f.Sum) {
+			return r.cache.Load(key, e) == nil
+		}
+	}
+	return true
 }
 
 // buildUnit evaluates one team on one cluster, renders its charts, applies its
