@@ -176,7 +176,11 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// load
-	inv, err := load.Load(root)
+	lo := load.Options{Engine: cache.EngineID()}
+	if !opts.NoCache {
+		lo.Dir = opts.Dir
+	}
+	inv, err := load.LoadWith(root, lo)
 	if err != nil {
 		return nil, asBadInput(err)
 	}
@@ -239,6 +243,9 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 			return nil, err
 		}
 		res.Clusters = append(res.Clusters, &Cluster{Cluster: wc, Inventory: c.plan.Cluster})
+	}
+	if err := inv.SaveCache(); err != nil {
+		log.Warn("load cache not saved", "error", err)
 	}
 	if opts.Mode == Validate {
 		return res, nil

@@ -27,6 +27,7 @@ import (
 type inputs struct {
 	lib    string
 	teams  map[string]json.RawMessage
+	sums   map[string][sha256.Size]byte // of teams, for the units' keys
 	charts map[string]string
 
 	mu      sync.Mutex
@@ -68,7 +69,7 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading lib/: %w", err)
 	}
-	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
+	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, sums: map[string][sha256.Size]byte{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
 	for i := range inv.Teams {
 		t := &inv.Teams[i]
 		b, err := json.Marshal(t.Team)
@@ -76,6 +77,7 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 			return nil, fmt.Errorf("encoding team %q: %w", t.Metadata.Name, err)
 		}
 		in.teams[t.Metadata.Name] = b
+		in.sums[t.Metadata.Name] = sha256.Sum256(b)
 		for _, c := range t.Spec.Charts {
 			if _, done := in.charts[c.Path]; done {
 				continue
@@ -93,14 +95,14 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 // clusterRender is one cluster's render: its platform layer, the Checker its units
 // are verified with, and its units.
 type clusterRender struct {
-	plan        *plan.Cluster
-	clusterJSON json.RawMessage
-	clusterArg  evaluate.Arg
-	files       []*manifest.File // root, platform and tenants' kustomization
-	objects     []verify.Object  // the platform's, for the duplicate check
-	checker     *verify.Checker
-	units       []*unitResult
-	diags       diag.List
+	plan       *plan.Cluster
+	clusterSum [sha256.Size]byte // of cluster.yaml's JSON, for the units' keys
+	clusterArg evaluate.Arg
+	files      []*manifest.File // root, platform and tenants' kustomization
+	objects    []verify.Object  // the platform's, for the duplicate check
+	checker    *verify.Checker
+	units      []*unitResult
+	diags      diag.List
 }
 
 // unitResult is one unit's verified output, rendered now or taken from the cache.
@@ -133,7 +135,7 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	if err != nil {
 		return fail("encoding cluster %q: %v", name, err)
 	}
-	c.clusterJSON = b
+	c.clusterSum = sha256.Sum256(b)
 	c.clusterArg = evaluate.ParseArg("cluster", b)
 	platform, err := r.ev.Platform(c.clusterArg, pc.Teams())
 	if err != nil {
@@ -203,8 +205,11 @@ func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage) {
 	intents := json.RawMessage(u.Intents.AppendJSON(nil))
 	h := cache.NewHasher()
 	h.Add("lib", []byte(r.inputs.lib))
-	h.Add("cluster", c.clusterJSON)
-	h.Add("team", r.inputs.teams[u.Team.Metadata.Name])
+	// The cluster's and the team's JSON enter by digest: each is hashed once, not
+	// once per unit.
+	h.Add("cluster", c.clusterSum[:])
+	team := r.inputs.sums[u.Team.Metadata.Name]
+	h.Add("team", team[:])
 	h.Add("intents", intents)
 	for _, ch := range u.Team.Spec.Charts {
 		h.Add("chart", []byte(ch.Path+"\x00"+r.inputs.charts[ch.Path]))

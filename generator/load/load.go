@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -41,10 +42,30 @@ const (
 // returns a diag.List with every error found, sorted, and a nil Inventory; other
 // errors (a schema that does not compile) are returned wrapped.
 func Load(root fs.FS) (*Inventory, error) {
+	return LoadWith(root, Options{})
+}
+
+// Options configure a Load.
+type Options struct {
+	// Dir is root's directory on disk; with it, the load cache is kept under the
+	// scan cache directory of rampart.yaml (<cacheDir>/load). Empty keeps no cache.
+	Dir string
+	// Engine identifies the running build: a cache written by another is not read.
+	Engine string
+}
+
+// LoadWith is Load with options.
+func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
 	l := &loader{root: root}
 	inv := &Inventory{}
 	if err := l.loadConfig(inv); err != nil {
 		return nil, err
+	}
+	if dir := inv.Config.Scan.CacheDir; opts.Dir != "" && dir != "" && l.diags.Err() == nil {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
+		}
+		l.cache = openLoadCache(filepath.Join(dir, "load"), opts.Engine)
 	}
 	if err := l.loadClusters(inv); err != nil {
 		return nil, err
@@ -54,12 +75,16 @@ func Load(root fs.FS) (*Inventory, error) {
 	}
 	l.summarize()
 	inv.teamFiles = l.teamFiles
+	inv.cache = l.cache
 	slices.SortFunc(inv.Clusters, func(a, b Cluster) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
 	slices.SortFunc(inv.Teams, func(a, b Team) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
 	inv.index()
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
 	if err := l.diags.Err(); err != nil {
+		// What parsed is worth remembering even so: the next load, once the input
+		// is fixed, reads the other files from the cache.
+		_ = l.cache.save()
 		return nil, err
 	}
 	inv.Warnings = l.diags.Warnings().Sort()
@@ -67,7 +92,8 @@ func Load(root fs.FS) (*Inventory, error) {
 }
 
 type loader struct {
-	root fs.FS
+	root  fs.FS
+	cache *loadCache // nil: none
 	// mu guards diags and perFile: team files are read in parallel.
 	mu      sync.Mutex
 	diags   diag.List
@@ -310,6 +336,16 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 	if !readOK {
 		return nil, false, nil
 	}
+	key := loadCacheKey(kindName, data)
+	if raw, hit := l.cache.get(key); hit {
+		f = &fileCtx{l: l, file: file, pos: lazyPositions(data, emptyHint), reported: map[string]bool{}}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(out); err == nil {
+			return f, true, nil
+		}
+		// It passed before, so it decodes now; if not, read it afresh below.
+	}
 	doc, problems := parseDocument(data, emptyHint)
 	f = &fileCtx{l: l, file: file, pos: newPositions()}
 	if doc == nil {
@@ -345,6 +381,9 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 			f.report(problem{message: fmt.Sprintf("decoding the %s: %v", kindName, err), hint: "the schema and the spec types disagree; report this to the platform team"})
 		}
 		return nil, false, nil
+	}
+	if len(problems) == 0 {
+		l.cache.put(key, raw)
 	}
 	return f, len(problems) == 0, nil
 }
