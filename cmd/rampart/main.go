@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	xos "github.com/aquasecurity/trivy/pkg/x/os"
 )
 
 // tuneGC trades memory for time: a render allocates many short-lived objects per
@@ -27,5 +29,8 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	// Trivy keeps a temporary directory per process (layers it unpacks); its own
+	// CLI removes it on exit, and so does this one.
+	_ = xos.Cleanup()
 	os.Exit(code)
 }

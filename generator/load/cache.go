@@ -31,7 +31,7 @@ type loadCache struct {
 	added   bool
 }
 
-const loadCacheFormat = "rampart-load-cache-v1\n"
+const loadCacheFormat = "rampart-load-cache-v2\n"
 
 func openLoadCache(path, engine string) *loadCache {
 	c := &loadCache{
@@ -65,6 +65,23 @@ func openLoadCache(path, engine string) *loadCache {
 	}
 	c.entries = entries
 	return c
+}
+
+// loadEntry is what the cache keeps of a file: its JSON and its positions.
+func loadEntry(raw []byte, pos *Positions) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(raw)))
+	b = append(b, raw...)
+	return appendPositions(b, pos)
+}
+
+// splitLoadEntry splits an entry into its JSON and its positions' encoding (an entry
+// that does not split gives JSON that fails to decode, and the file is read afresh).
+func splitLoadEntry(e []byte) (raw, pos []byte) {
+	n, k := binary.Uvarint(e)
+	if k <= 0 || n > uint64(len(e)-k) {
+		return nil, nil
+	}
+	return e[k : k+int(n)], e[k+int(n):]
 }
 
 func loadCacheKey(kind string, data []byte) [sha256.Size]byte {

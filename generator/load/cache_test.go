@@ -88,7 +88,7 @@ func TestLoadCacheGivesTheSameAnswer(t *testing.T) {
 	}
 
 	// A damaged cache is no cache.
-	if err := os.WriteFile(filepath.Join(dir, ".rampart", "cache", "load"), []byte("rampart-load-cache-v1\ntest\nxx"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ".rampart", "cache", "load"), []byte("rampart-load-cache-v2\ntest\nxx"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := load.LoadWith(os.DirFS(dir), opts); err == nil || !reflect.DeepEqual(err.(diag.List), runs[0]) {

@@ -337,8 +337,9 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 		return nil, false, nil
 	}
 	key := loadCacheKey(kindName, data)
-	if raw, hit := l.cache.get(key); hit {
-		f = &fileCtx{l: l, file: file, pos: lazyPositions(data, emptyHint), reported: map[string]bool{}}
+	if entry, hit := l.cache.get(key); hit {
+		raw, pos := splitLoadEntry(entry)
+		f = &fileCtx{l: l, file: file, pos: lazyPositions(pos), reported: map[string]bool{}}
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(out); err == nil {
@@ -383,7 +384,7 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 		return nil, false, nil
 	}
 	if len(problems) == 0 {
-		l.cache.put(key, raw)
+		l.cache.put(key, loadEntry(raw, doc.pos))
 	}
 	return f, len(problems) == 0, nil
 }

@@ -1,6 +1,10 @@
 package load
 
 import (
+	"encoding/binary"
+	"errors"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,14 +30,68 @@ type Positions struct {
 	fill func() *Positions
 }
 
-// lazyPositions are the positions of the document in data, parsed on first use.
-func lazyPositions(data []byte, emptyHint string) *Positions {
+// lazyPositions are positions decoded from their encoding (appendPositions) on
+// first use: a document from the load cache is rarely asked where a field is.
+func lazyPositions(enc []byte) *Positions {
 	return &Positions{fill: func() *Positions {
-		if doc, _ := parseDocument(data, emptyHint); doc != nil {
-			return doc.pos
+		q, err := decodePositions(enc)
+		if err != nil {
+			return newPositions()
 		}
-		return newPositions()
+		return q
 	}}
+}
+
+// appendPositions appends an encoding of p's positions to b.
+func appendPositions(b []byte, p *Positions) []byte {
+	for _, m := range []map[string]Position{p.values, p.keys} {
+		b = binary.AppendUvarint(b, uint64(len(m)))
+		for _, f := range slices.Sorted(maps.Keys(m)) {
+			b = binary.AppendUvarint(b, uint64(len(f)))
+			b = append(b, f...)
+			b = binary.AppendUvarint(b, uint64(m[f].Line))
+			b = binary.AppendUvarint(b, uint64(m[f].Column))
+		}
+	}
+	return b
+}
+
+var errPositions = errors.New("damaged positions")
+
+func decodePositions(b []byte) (*Positions, error) {
+	p := newPositions()
+	next := func() int {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > 1<<31 {
+			b = nil
+			return -1
+		}
+		b = b[k:]
+		return int(n)
+	}
+	for _, m := range []map[string]Position{p.values, p.keys} {
+		count := next()
+		for range max(count, 0) {
+			n := next()
+			if n < 0 || n > len(b) {
+				return nil, errPositions
+			}
+			f := string(b[:n])
+			b = b[n:]
+			line, col := next(), next()
+			if line < 0 || col < 0 {
+				return nil, errPositions
+			}
+			m[f] = Position{Line: line, Column: col}
+		}
+		if count < 0 {
+			return nil, errPositions
+		}
+	}
+	if len(b) != 0 {
+		return nil, errPositions
+	}
+	return p, nil
 }
 
 func (p *Positions) load() {
