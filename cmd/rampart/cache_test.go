@@ -118,7 +118,7 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 		}
 		switch i % 3 {
 		case 0:
-			b[len(b)-1] ^= 0xff
+			b[80] ^= 0xff // in the metadata, just past the fixed header
 		case 1:
 			b = b[:len(b)/2]
 		case 2:
@@ -132,6 +132,27 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	wantUnits(t, "a render over untrustworthy entries", out, 5, 0)
 	if len(out.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Errorf("untrustworthy entries changed the output: %v", changed(out))
+	}
+
+	// Damaged file bytes are found when they are read: with no disk state to vouch
+	// for the files on disk, every unit must compare its bytes, and renders afresh.
+	for _, p := range cacheEntries(t, dir) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)-1] ^= 0xff
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".rampart", "cache", "disk")); err != nil {
+		t.Fatal(err)
+	}
+	out = runJSON(t, exitOK, "render", "-C", dir)
+	wantUnits(t, "a render over damaged file bytes", out, 5, 0)
+	if len(out.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
+		t.Errorf("damaged file bytes changed the output: %v", changed(out))
 	}
 }
 

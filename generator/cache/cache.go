@@ -34,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/internal/atomicfile"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/verify"
 )
@@ -233,23 +234,7 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	for _, f := range e.Files {
 		b = append(b, f.Data...)
 	}
-	p := c.path(k)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("writing the render cache: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing the render cache: %w", err)
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		_ = os.Remove(tmp.Name())
+	if err := atomicfile.Write(c.path(k), b); err != nil {
 		return fmt.Errorf("writing the render cache: %w", err)
 	}
 	return nil

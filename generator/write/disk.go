@@ -9,7 +9,7 @@ import (
 // FS is the disk the write stage works on, the repository root. Paths are relative
 // to it, with forward slashes, like fs.FS paths. OS is the real disk; tests inject
 // other implementations (a disk that fails midway) to show a failed write leaves
-// the old output as it was.
+// the old output as it was. Its methods are called from several goroutines at once.
 type FS interface {
 	fs.FS
 	// MkdirAll creates a directory and its parents.

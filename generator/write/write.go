@@ -280,21 +280,23 @@ func Apply(disk FS, clusters []*Cluster, changes []Change, state *State) (err er
 			}
 		}
 	}()
+	for _, ch := range changes {
+		if !strings.HasPrefix(ch.Path, "clusters/") || strings.ContainsAny(ch.Path, "\t\n") {
+			return fmt.Errorf("refusing to write %q: not a file under clusters/", ch.Path)
+		}
+		if _, ok := files[ch.Path]; !ok && ch.Action != Delete {
+			return fmt.Errorf("writing %s: the render has no such file", ch.Path)
+		}
+	}
 	var journal strings.Builder
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, ch := range changes {
-		if !strings.HasPrefix(ch.Path, "clusters/") || strings.ContainsAny(ch.Path, "\t\n") {
-			return fmt.Errorf("refusing to write %q: not a file under clusters/", ch.Path)
-		}
 		if ch.Action == Delete {
 			fmt.Fprintf(&journal, "delete\t%s\n", ch.Path)
 			continue
 		}
-		f, ok := files[ch.Path]
-		if !ok {
-			return fmt.Errorf("writing %s: the render has no such file", ch.Path)
-		}
+		f := files[ch.Path]
 		name := strconv.Itoa(i)
 		fmt.Fprintf(&journal, "put\t%s\t%s\n", name, ch.Path)
 		g.Go(func() error {

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,11 +109,16 @@ func TestApplyWritesPrunesAndKeepsUnchangedFiles(t *testing.T) {
 // failingDisk fails every write after the first n.
 type failingDisk struct {
 	write.FS
-	n int
+	mu sync.Mutex
+	n  int
 }
 
 func (d *failingDisk) WriteFile(name string, data []byte) error {
-	if d.n--; d.n < 0 {
+	d.mu.Lock()
+	d.n--
+	full := d.n < 0
+	d.mu.Unlock()
+	if full {
 		return errors.New("disk full")
 	}
 	return d.FS.WriteFile(name, data)
