@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -37,11 +38,19 @@ const (
 	configEmptyHint  = "rampart.yaml holds one Config document; remove the file if you need no settings"
 )
 
-// Load reads and checks every input of the repository at root. On bad input it
-// returns a diag.List with every error found, sorted, and a nil Inventory; other
-// errors (a schema that does not compile) are returned wrapped.
+// Load reads and checks every input of the repository at root, with today's date for
+// the exceptions' expiry (LoadAt). On bad input it returns a diag.List with every
+// error found, sorted, and a nil Inventory; other errors (a schema that does not
+// compile) are returned wrapped.
 func Load(root fs.FS) (*Inventory, error) {
-	l := &loader{root: root}
+	return LoadAt(root, time.Now())
+}
+
+// LoadAt is Load on the day of now (UTC): a policy exception whose last day is before
+// it is marked expired (and not rendered), and one that expires within
+// ExpiryWarningDays is warned about.
+func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
+	l := &loader{root: root, clock: now}
 	inv := &Inventory{}
 	if err := l.loadConfig(inv); err != nil {
 		return nil, err
@@ -68,6 +77,8 @@ func Load(root fs.FS) (*Inventory, error) {
 
 type loader struct {
 	root fs.FS
+	// clock is the day exceptions expire against.
+	clock time.Time
 	// mu guards diags and perFile: team files are read in parallel.
 	mu      sync.Mutex
 	diags   diag.List
@@ -81,6 +92,8 @@ type loader struct {
 	teams     map[string]*teamFile
 	teamFiles map[string]bool
 }
+
+func (l *loader) now() time.Time { return l.clock }
 
 // teamFile is a decoded team spec, valid or not, with its file's context.
 type teamFile struct {
