@@ -1,6 +1,7 @@
 package load
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,4 +78,34 @@ func lineOf(t *testing.T, pos *Positions, field string) string {
 		t.Fatalf("no position for %s", field)
 	}
 	return strconv.Itoa(line)
+}
+
+// TestExpiryReachesTheEncodedTeam: whether an exception has expired, and where it is
+// written, are part of the team's encoded spec, which the templates read and the
+// render cache's key hashes: a unit rendered before the exception expired is not
+// reused after.
+func TestExpiryReachesTheEncodedTeam(t *testing.T) {
+	root := exceptionsCase(t, "2027-03-31")
+	encode := func(now time.Time) string {
+		inv, err := LoadAt(root, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(inv.Team("ledger").Team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	before := encode(time.Date(2027, 3, 31, 23, 0, 0, 0, time.UTC))
+	after := encode(time.Date(2027, 4, 1, 0, 0, 1, 0, time.UTC))
+	if before == after {
+		t.Fatal("the encoded team is the same before and after the exception expired")
+	}
+	if !strings.Contains(after, `"expired":true`) || strings.Contains(before, `"expired"`) {
+		t.Errorf("want expired only after the last day:\nbefore %s\nafter  %s", before, after)
+	}
+	if !strings.Contains(before, `"source":"teams/ledger.yaml:`) {
+		t.Errorf("the encoded team does not carry the exception's place: %s", before)
+	}
 }
