@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxcd/pkg/apis/kustomize"
+
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/spec"
@@ -182,4 +184,89 @@ func suggest(got string, names []string) string {
 func (f *fileCtx) warnf(field, hint, format string, args ...any) {
 	line, col := f.pos.Lookup(field)
 	f.l.add(diag.Diagnostic{File: f.file, Line: line, Column: col, Field: field, Message: fmt.Sprintf(format, args...), Hint: hint, Severity: diag.Warning})
+}
+
+// PolicyMode is the cluster's effective admission mode, as lib/admission.libsonnet
+// renders it: policy.mode, by default Enforce on production and Audit elsewhere.
+func PolicyMode(c *spec.Cluster) spec.PolicyMode {
+	switch {
+	case c.Spec.Policy.Mode != "":
+		return c.Spec.Policy.Mode
+	case c.Spec.Environment == spec.Production:
+		return spec.PolicyEnforce
+	}
+	return spec.PolicyAudit
+}
+
+// excepted says whether an unexpired exception of the team waives the rule of the
+// policy for the app.
+func excepted(t *spec.Team, policy, rule, app string) bool {
+	for _, e := range t.Spec.Exceptions.Policies {
+		if e.Expired || e.Policy != policy || !slices.Contains(e.Apps, app) {
+			continue
+		}
+		if len(e.Rules) == 0 || slices.Contains(e.Rules, rule) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkRegistries checks every app's image, after the team's image overrides, against
+// the allowed registries of each cluster the team runs on (policy.allowedRegistries),
+// which the cluster's admission policy enforces: an error where it denies
+// (Enforce), a warning where it audits, nothing where an unexpired exception waives
+// the rule for the app. Images that charts bring in are judged at admission only.
+func checkRegistries(inv *Inventory) diag.List {
+	var out diag.List
+	for i := range inv.Teams {
+		t := &inv.Teams[i]
+		for ai := range t.Spec.Apps {
+			a := &t.Spec.Apps[ai]
+			if a.Image == "" || excepted(t.Team, "rampart-images", "allowed-registries", a.Name) {
+				continue
+			}
+			image := overridden(a.Image, t.Spec.Images)
+			field := Field(Index("spec.apps", ai), "image")
+			for _, name := range t.Spec.Clusters {
+				c := inv.Cluster(name)
+				if c == nil {
+					continue
+				}
+				allowed := c.Spec.Policy.AllowedRegistries
+				if len(allowed) == 0 || slices.ContainsFunc(allowed, func(r string) bool { return strings.HasPrefix(image, r) }) {
+					continue
+				}
+				sev, effect := diag.Error, "its admission policy would refuse the app's pods"
+				if PolicyMode(c.Cluster) != spec.PolicyEnforce {
+					sev, effect = diag.Warning, "its admission policy reports the app's pods (Audit), and would refuse them under Enforce"
+				}
+				line, col := t.Pos.Lookup(field)
+				out = append(out, diag.Diagnostic{
+					File: t.File, Line: line, Column: col, Field: field, Severity: sev,
+					Message: fmt.Sprintf("image %s is not from a registry cluster %s allows (%s): %s", image, name, strings.Join(allowed, ", "), effect),
+					Hint:    fmt.Sprintf("use an image from %s, or ask for an exception: policy rampart-images, rules [allowed-registries], apps [%s] under spec.exceptions.policies", allowed[0], a.Name),
+				})
+			}
+		}
+	}
+	return out.Sort()
+}
+
+// overridden is an app's image as the team's Flux-format image overrides leave its
+// name (newName replaces the name; tags and digests do not move the registry).
+func overridden(image string, overrides []kustomize.Image) string {
+	name, rest := image, ""
+	if i := strings.IndexByte(image, '@'); i >= 0 {
+		name, rest = image[:i], image[i:]
+	}
+	if i := strings.LastIndexByte(name, ':'); i > strings.LastIndexByte(name, '/') {
+		name, rest = name[:i], name[i:]+rest
+	}
+	for _, o := range overrides {
+		if o.Name == name && o.NewName != "" {
+			return o.NewName + rest
+		}
+	}
+	return image
 }

@@ -68,6 +68,7 @@ func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
 	inv.index()
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
+	l.diags = append(l.diags, checkRegistries(inv)...)
 	if err := l.diags.Err(); err != nil {
 		return nil, err
 	}
