@@ -123,7 +123,11 @@ type Cluster struct {
 
 // Decode reads the cluster's files back into objects.
 func (c *Cluster) Decode() (*manifest.Cluster, error) {
-	return manifest.DecodeCluster(c.Name, c.Files)
+	files, err := c.Contents()
+	if err != nil {
+		return nil, err
+	}
+	return manifest.DecodeCluster(c.Name, files)
 }
 
 // Cluster decodes the rendered cluster of that name, objects and all.
@@ -172,7 +176,11 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// load
-	inv, err := load.Load(root)
+	lo := load.Options{Engine: cache.EngineID()}
+	if !opts.NoCache {
+		lo.Dir = opts.Dir
+	}
+	inv, err := load.LoadWith(root, lo)
 	if err != nil {
 		return nil, asBadInput(err)
 	}
@@ -230,16 +238,24 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 
 	// write
 	for _, c := range rendered {
-		wc, err := c.encode(opts.Dir, held)
+		wc, err := c.encode(r.disk, held)
 		if err != nil {
 			return nil, err
 		}
 		res.Clusters = append(res.Clusters, &Cluster{Cluster: wc, Inventory: c.plan.Cluster})
 	}
+	if err := inv.SaveCache(); err != nil {
+		log.Warn("load cache not saved", "error", err)
+	}
 	if opts.Mode == Validate {
 		return res, nil
 	}
-	res.Changes, err = write.Diff(write.OS(opts.Dir), res.encoded())
+	if opts.Mode == Render {
+		if err := write.Recover(r.disk); err != nil {
+			return nil, err
+		}
+	}
+	res.Changes, err = write.Diff(r.disk, res.encoded(), r.state)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +263,12 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := write.Apply(write.OS(opts.Dir), res.encoded(), res.Changes); err != nil {
+		if err := write.Apply(r.disk, res.encoded(), res.Changes, r.state); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.state.Save(); err != nil {
+		log.Warn("disk state not saved; the next render compares every file", "error", err)
 	}
 	log.Debug("done", "changes", len(res.Changes), "elapsed", time.Since(start))
 	return res, nil
@@ -264,6 +283,8 @@ type run struct {
 	log      *slog.Logger
 	ev       *evaluate.Evaluator
 	cache    *cache.Cache
+	disk     write.FS     // the repository, where the output is written
+	state    *write.State // what is on disk, so unchanged files are not read
 	inputs   *inputs
 	scanner  *scan.Scanner
 	resolver *scan.Resolver
@@ -285,7 +306,11 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 			dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
 		}
 		r.cache = cache.Open(filepath.Join(dir, "units"))
+		if opts.Mode != Validate {
+			r.state = write.OpenState(filepath.Join(dir, "disk"))
+		}
 	}
+	r.disk = write.OS(opts.Dir)
 	if opts.Mode == Validate {
 		return r, nil
 	}
@@ -437,29 +462,39 @@ func (r *run) scan(ctx context.Context, now time.Time) (*scan.Report, error) {
 }
 
 // encode gives the cluster's files, with the teams in held replaced by what is on
-// disk under dir, and the tenants' kustomization.yaml listing the tenant files that
+// disk, and the tenants' kustomization.yaml listing the tenant files that
 // remain.
-func (c *clusterRender) encode(dir string, held map[*plan.Unit]bool) (*write.Cluster, error) {
+func (c *clusterRender) encode(disk write.FS, held map[*plan.Unit]bool) (*write.Cluster, error) {
 	name := c.plan.Name()
-	wc := &write.Cluster{Name: name, Files: map[string][]byte{}}
+	wc := &write.Cluster{Name: name, Files: map[string]*write.File{}}
 	var tenants []string
 	for _, u := range c.units {
 		team := u.unit.Team.Metadata.Name
 		if held[u.unit] {
-			prev, err := write.Held(write.OS(dir), name, team)
+			prev, err := write.Held(disk, name, team)
 			if err != nil {
 				return nil, err
 			}
 			for p, b := range prev {
-				wc.Files[p] = b
+				wc.Files[p] = write.Bytes(b)
 			}
 			if _, ok := prev[path.Join("clusters", name, "tenants", team+".yaml")]; ok {
 				tenants = append(tenants, team)
 			}
 			continue
 		}
-		for _, f := range u.files {
-			wc.Files[f.Path] = f.Data
+		for i := range u.files {
+			f := &u.files[i]
+			if f.Data != nil || u.load == nil {
+				wc.Files[f.Path] = write.Lazy(f.Sum, func() ([]byte, error) { return f.Data, nil })
+				continue
+			}
+			wc.Files[f.Path] = write.Lazy(f.Sum, func() ([]byte, error) {
+				if err := u.load(); err != nil {
+					return nil, fmt.Errorf("the render cache entry of %s is damaged; run again with --no-cache: %w", u.unit.Name(), err)
+				}
+				return f.Data, nil
+			})
 		}
 		tenants = append(tenants, team)
 	}
@@ -468,7 +503,7 @@ func (c *clusterRender) encode(dir string, held map[*plan.Unit]bool) (*write.Clu
 		if err != nil {
 			return nil, err
 		}
-		wc.Files[f.Path] = b
+		wc.Files[f.Path] = write.Bytes(b)
 	}
 	return wc, nil
 }

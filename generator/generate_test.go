@@ -3,6 +3,7 @@ package generator_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"testing"
 
@@ -34,9 +35,11 @@ func TestParallelRenderIsDeterministic(t *testing.T) {
 		}
 		files := map[string][]byte{}
 		for _, c := range res.Clusters {
-			for p, b := range c.Files {
-				files[p] = b
+			contents, err := c.Contents()
+			if err != nil {
+				t.Fatal(err)
 			}
+			maps.Copy(files, contents)
 		}
 		if first == nil {
 			first = files

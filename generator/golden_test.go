@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -74,9 +75,11 @@ func renderCase(t *testing.T, fsys fs.FS) (map[string][]byte, string) {
 	}
 	files := map[string][]byte{}
 	for _, c := range res.Clusters {
-		for p, b := range c.Files {
-			files[p] = b
+		contents, err := c.Contents()
+		if err != nil {
+			t.Fatal(err)
 		}
+		maps.Copy(files, contents)
 	}
 	return files, ""
 }

@@ -1,6 +1,7 @@
 package generator
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -26,6 +27,7 @@ import (
 type inputs struct {
 	lib    string
 	teams  map[string]json.RawMessage
+	sums   map[string][sha256.Size]byte // of teams, for the units' keys
 	charts map[string]string
 
 	mu      sync.Mutex
@@ -67,7 +69,7 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading lib/: %w", err)
 	}
-	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
+	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, sums: map[string][sha256.Size]byte{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
 	for i := range inv.Teams {
 		t := &inv.Teams[i]
 		b, err := json.Marshal(t.Team)
@@ -75,6 +77,7 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 			return nil, fmt.Errorf("encoding team %q: %w", t.Metadata.Name, err)
 		}
 		in.teams[t.Metadata.Name] = b
+		in.sums[t.Metadata.Name] = sha256.Sum256(b)
 		for _, c := range t.Spec.Charts {
 			if _, done := in.charts[c.Path]; done {
 				continue
@@ -92,21 +95,24 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 // clusterRender is one cluster's render: its platform layer, the Checker its units
 // are verified with, and its units.
 type clusterRender struct {
-	plan        *plan.Cluster
-	clusterJSON json.RawMessage
-	clusterArg  evaluate.Arg
-	files       []*manifest.File // root, platform and tenants' kustomization
-	objects     []verify.Object  // the platform's, for the duplicate check
-	checker     *verify.Checker
-	units       []*unitResult
-	diags       diag.List
+	plan       *plan.Cluster
+	clusterSum [sha256.Size]byte // of cluster.yaml's JSON, for the units' keys
+	clusterArg evaluate.Arg
+	files      []*manifest.File // root, platform and tenants' kustomization
+	objects    []verify.Object  // the platform's, for the duplicate check
+	checker    *verify.Checker
+	units      []*unitResult
+	diags      diag.List
 }
 
 // unitResult is one unit's verified output, rendered now or taken from the cache.
 type unitResult struct {
-	unit    *plan.Unit
-	cached  bool
+	unit   *plan.Unit
+	cached bool
+	// files are the unit's files; those from the cache may lack their Data until
+	// load reads it.
 	files   []cache.File
+	load    func() error
 	images  []string
 	objects []verify.Object
 	diags   diag.List
@@ -129,7 +135,7 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	if err != nil {
 		return fail("encoding cluster %q: %v", name, err)
 	}
-	c.clusterJSON = b
+	c.clusterSum = sha256.Sum256(b)
 	c.clusterArg = evaluate.ParseArg("cluster", b)
 	platform, err := r.ev.Platform(c.clusterArg, pc.Teams())
 	if err != nil {
@@ -195,20 +201,20 @@ func (c *clusterRender) count(cached bool) int {
 }
 
 // key is a unit's content address: everything its output depends on.
-func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage, error) {
-	intents, err := json.Marshal(u.Intents)
-	if err != nil {
-		return cache.Key{}, nil, err
-	}
+func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage) {
+	intents := json.RawMessage(u.Intents.AppendJSON(nil))
 	h := cache.NewHasher()
 	h.Add("lib", []byte(r.inputs.lib))
-	h.Add("cluster", c.clusterJSON)
-	h.Add("team", r.inputs.teams[u.Team.Metadata.Name])
+	// The cluster's and the team's JSON enter by digest: each is hashed once, not
+	// once per unit.
+	h.Add("cluster", c.clusterSum[:])
+	team := r.inputs.sums[u.Team.Metadata.Name]
+	h.Add("team", team[:])
 	h.Add("intents", intents)
 	for _, ch := range u.Team.Spec.Charts {
 		h.Add("chart", []byte(ch.Path+"\x00"+r.inputs.charts[ch.Path]))
 	}
-	return h.Key(), intents, nil
+	return h.Key(), intents
 }
 
 // pins are the pinned references of images, or nil when the run pins nothing
@@ -223,13 +229,10 @@ func (r *run) pins(images []string) map[string]string {
 // renderUnit renders one unit, or takes it from the cache when its key is there and
 // its images still pin to the same digests.
 func (r *run) renderUnit(c *clusterRender, u *unitResult) {
-	key, intents, err := r.key(c, u.unit)
-	if err != nil {
-		u.diags = diag.List{{File: u.unit.Team.File, Message: fmt.Sprintf("encoding the intents of team %q: %v", u.unit.Team.Metadata.Name, err), Severity: diag.Error}}
-		return
-	}
-	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) {
+	key, intents := r.key(c, u.unit)
+	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) && r.cached(key, e) {
 		u.cached, u.files, u.images, u.objects, u.diags = true, e.Files, e.Images, e.Objects, e.Warnings
+		u.load = sync.OnceValue(func() error { return r.cache.Load(key, e) })
 		return
 	}
 	files, diags := r.buildUnit(c, u.unit, intents)
@@ -264,7 +267,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 			u.diags = append(u.diags, diag.Diagnostic{File: f.Path, Message: err.Error(), Severity: diag.Error})
 			return
 		}
-		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Data: b})
+		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Sum: sha256.Sum256(b), Size: len(b), Data: b})
 	}
 	diags, u.objects = c.checker.Files(files)
 	u.diags = diags
@@ -275,6 +278,22 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	if err := r.cache.Put(key, entry); err != nil {
 		r.log.Warn("render cache not written", "unit", u.unit.Name(), "error", err)
 	}
+}
+
+// cached reports whether a unit can be taken from the cache entry e under key: its
+// files' bytes are read now when the run will compare or write them (the disk state
+// does not vouch for each), and an entry whose bytes are damaged is rendered again.
+// A validate reads them only if something asks for them (Cluster.Decode).
+func (r *run) cached(key cache.Key, e *cache.Entry) bool {
+	if r.opts.Mode == Validate {
+		return true
+	}
+	for _, f := range e.Files {
+		if !r.state.Unchanged(r.disk, f.Path, f.Sum) {
+			return r.cache.Load(key, e) == nil
+		}
+	}
+	return true
 }
 
 // buildUnit evaluates one team on one cluster, renders its charts, applies its

@@ -5,8 +5,12 @@
 // or verified again; its files are reused byte for byte.
 //
 // Entries are written atomically (temporary file and rename) and carry their key and
-// a CRC-32C of their payload: an entry that is corrupt, truncated, of another format or
-// filed under another key is ignored and the unit is rendered again, never trusted.
+// a CRC-32C of each of their two parts: the metadata (the files' names, sizes and
+// digests, images, pins, objects and warnings), which Get reads, and the files'
+// bytes, which Load reads only when a run needs them — a render whose files are on
+// disk as they were, or a validate, never reads them. An entry that is corrupt,
+// truncated, of another format or filed under another key is ignored and the unit is
+// rendered again, never trusted.
 // (The checksum is against accidents — a disk, a copy, a crash. Whoever can write the
 // cache directory can write clusters/ too; a cryptographic hash would not stop them.)
 package cache
@@ -27,13 +31,15 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/verify"
 )
 
 // format names the entry encoding; change it when Entry changes shape.
-const format = "rampart-render-cache-v3\n"
+const format = "rampart-render-cache-v4\n"
 
 // Key is a unit's content address.
 type Key [sha256.Size]byte
@@ -70,7 +76,12 @@ type File struct {
 	Path  string
 	Layer manifest.Layer
 	Team  string
-	Data  []byte
+	// Sum is the SHA-256 of Data.
+	Sum [sha256.Size]byte
+	// Size is len(Data).
+	Size int
+	// Data is nil in an entry from Get until Load reads it.
+	Data []byte
 }
 
 // Entry is a unit's verified output.
@@ -106,20 +117,88 @@ func (c *Cache) path(k Key) string {
 	return filepath.Join(c.dir, s[:2], s[2:])
 }
 
-// Get returns the entry under k, or false when there is none or it cannot be trusted.
+// head is the fixed part of an entry: format, key, and the length and CRC-32C of
+// the metadata and of the data.
+const head = len(format) + sha256.Size + 16
+
+// Get returns the metadata of the entry under k (its files without their Data), or
+// false when there is none or it cannot be trusted.
 func (c *Cache) Get(k Key) (*Entry, bool) {
 	if c == nil {
 		return nil, false
 	}
-	b, err := os.ReadFile(c.path(k))
+	// A no-op render of a large fleet opens every entry: plain system calls, without
+	// the runtime poller's registration of an *os.File.
+	fd, err := unix.Open(c.path(k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, false
 	}
-	e, err := decode(k, b)
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, false
+	}
+	buf := make([]byte, min(st.Size, 8<<10))
+	if n, err := unix.Pread(fd, buf, 0); err != nil || n != len(buf) {
+		return nil, false
+	}
+	h, ok := readHead(k, buf, st.Size)
+	if !ok {
+		return nil, false
+	}
+	meta := buf[head:min(len(buf), head+h.metaLen)]
+	if len(meta) < h.metaLen {
+		meta = make([]byte, h.metaLen)
+		if n, err := unix.Pread(fd, meta, int64(head)); err != nil || n != len(meta) {
+			return nil, false
+		}
+	}
+	if crc32.Checksum(meta, castagnoli) != h.metaSum {
+		return nil, false
+	}
+	e, err := unmarshalEntry(meta)
 	if err != nil {
+		return nil, false
+	}
+	total := 0
+	for _, f := range e.Files {
+		total += f.Size
+	}
+	if total != h.dataLen {
 		return nil, false
 	}
 	return e, true
+}
+
+// Load reads the Data of e's files, e as Get returned it under k. An error means the
+// entry cannot be trusted after all: render the unit again.
+func (c *Cache) Load(k Key, e *Entry) error {
+	if c == nil {
+		return errUntrusted
+	}
+	b, err := os.ReadFile(c.path(k))
+	if err != nil {
+		return fmt.Errorf("reading the render cache entry %s: %w", k, err)
+	}
+	h, ok := readHead(k, b, int64(len(b)))
+	if !ok {
+		return errUntrusted
+	}
+	data := b[head+h.metaLen:]
+	if crc32.Checksum(data, castagnoli) != h.dataSum || len(data) != h.dataLen {
+		return errUntrusted
+	}
+	for i := range e.Files {
+		f := &e.Files[i]
+		if f.Size > len(data) {
+			return errUntrusted
+		}
+		f.Data, data = data[:f.Size:f.Size], data[f.Size:]
+	}
+	if len(data) != 0 {
+		return errUntrusted
+	}
+	return nil
 }
 
 // Put stores e under k, atomically.
@@ -127,16 +206,33 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	if c == nil {
 		return nil
 	}
-	payload, err := marshalEntry(e)
+	for i := range e.Files {
+		f := &e.Files[i]
+		f.Size, f.Sum = len(f.Data), sha256.Sum256(f.Data)
+	}
+	meta, err := marshalEntry(e)
 	if err != nil {
 		return fmt.Errorf("encoding the render cache entry of %s: %w", k, err)
 	}
-	var b bytes.Buffer
-	b.Grow(len(format) + sha256.Size + 4 + len(payload))
-	b.WriteString(format)
-	b.Write(k[:])
-	b.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum(payload, castagnoli)))
-	b.Write(payload)
+	dataLen := 0
+	for _, f := range e.Files {
+		dataLen += f.Size
+	}
+	b := make([]byte, 0, head+len(meta)+dataLen)
+	b = append(b, format...)
+	b = append(b, k[:]...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(meta, castagnoli))
+	b = binary.BigEndian.AppendUint32(b, uint32(dataLen))
+	dataSum := uint32(0)
+	for _, f := range e.Files {
+		dataSum = crc32.Update(dataSum, castagnoli, f.Data)
+	}
+	b = binary.BigEndian.AppendUint32(b, dataSum)
+	b = append(b, meta...)
+	for _, f := range e.Files {
+		b = append(b, f.Data...)
+	}
 	p := c.path(k)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("writing the render cache: %w", err)
@@ -145,7 +241,7 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	if err != nil {
 		return fmt.Errorf("writing the render cache: %w", err)
 	}
-	_, err = tmp.Write(b.Bytes())
+	_, err = tmp.Write(b)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -163,24 +259,31 @@ var errUntrusted = errors.New("render cache entry cannot be trusted")
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func decode(k Key, b []byte) (*Entry, error) {
-	head := len(format) + sha256.Size + 4
+// entryHead is an entry's fixed part, decoded.
+type entryHead struct {
+	metaLen, dataLen int
+	metaSum, dataSum uint32
+}
+
+// readHead checks the fixed part at the start of b, an entry of size bytes filed
+// under k.
+func readHead(k Key, b []byte, size int64) (entryHead, bool) {
 	if len(b) < head || string(b[:len(format)]) != format {
-		return nil, errUntrusted
+		return entryHead{}, false
 	}
 	b = b[len(format):]
 	if !bytes.Equal(b[:sha256.Size], k[:]) {
-		return nil, errUntrusted
+		return entryHead{}, false
 	}
-	sum, payload := binary.BigEndian.Uint32(b[sha256.Size:]), b[sha256.Size+4:]
-	if crc32.Checksum(payload, castagnoli) != sum {
-		return nil, errUntrusted
+	b = b[sha256.Size:]
+	h := entryHead{
+		metaLen: int(binary.BigEndian.Uint32(b[0:])), metaSum: binary.BigEndian.Uint32(b[4:]),
+		dataLen: int(binary.BigEndian.Uint32(b[8:])), dataSum: binary.BigEndian.Uint32(b[12:]),
 	}
-	e, err := unmarshalEntry(payload)
-	if err != nil {
-		return nil, errUntrusted
+	if int64(head)+int64(h.metaLen)+int64(h.dataLen) != size {
+		return entryHead{}, false
 	}
-	return e, nil
+	return h, true
 }
 
 // DirDigest hashes every file under dir of fsys, names and contents: lib/ and each

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rampart-gitops/rampart/generator/cache"
@@ -24,7 +25,10 @@ func TestRoundTripAndDistrust(t *testing.T) {
 	c := cache.Open(dir)
 	k := key("team", "cluster")
 	e := &cache.Entry{
-		Files:  []cache.File{{Path: "clusters/dev/tenants/shop.yaml", Layer: manifest.LayerTenant, Team: "shop", Data: []byte("kind: Namespace\n")}},
+		Files: []cache.File{
+			{Path: "clusters/dev/teams/shop/web.yaml", Layer: manifest.LayerTeam, Team: "shop", Data: []byte(strings.Repeat("# larger than the metadata\n", 400))},
+			{Path: "clusters/dev/tenants/shop.yaml", Layer: manifest.LayerTenant, Team: "shop", Data: []byte("kind: Namespace\n")},
+		},
 		Images: []string{"registry.example.com/shop/web:1.0.0"},
 		Pins:   map[string]string{"registry.example.com/shop/web:1.0.0": "registry.example.com/shop/web:1.0.0@sha256:00"},
 	}
@@ -32,8 +36,12 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok := c.Get(k)
-	if !ok || len(got.Files) != 1 || string(got.Files[0].Data) != "kind: Namespace\n" || got.Pins[e.Images[0]] == "" {
+	if !ok || len(got.Files) != 2 || got.Files[1].Data != nil || got.Files[1].Size != len("kind: Namespace\n") || got.Pins[e.Images[0]] == "" {
 		t.Fatalf("Get = %+v, %v", got, ok)
+	}
+	if err := c.Load(k, got); err != nil || string(got.Files[1].Data) != "kind: Namespace\n" || got.Files[1].Sum != e.Files[1].Sum ||
+		string(got.Files[0].Data) != string(e.Files[0].Data) {
+		t.Fatalf("Load = %q, %v", got.Files[1].Data, err)
 	}
 	if _, ok := c.Get(key("team", "other cluster")); ok {
 		t.Error("a key that was never put is found")
@@ -49,11 +57,18 @@ func TestRoundTripAndDistrust(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	flip := func(i int) []byte {
+		out := append([]byte{}, b...)
+		out[i] ^= 1
+		return out
+	}
 	for name, bad := range map[string][]byte{
-		"flipped byte": append(append([]byte{}, b[:len(b)-1]...), b[len(b)-1]^1),
-		"truncated":    b[:len(b)/2],
-		"empty":        {},
-		"other format": append([]byte("rampart-render-cache-v2\n"), b[len("rampart-render-cache-v3\n"):]...),
+		"flipped metadata byte": flip(len(b) - len(e.Files[0].Data) - len(e.Files[1].Data) - 1),
+		"flipped header byte":   flip(len("rampart-render-cache-v4\n") + 32 + 2),
+		"truncated":             b[:len(b)/2],
+		"one byte short":        b[:len(b)-1],
+		"empty":                 {},
+		"other format":          append([]byte("rampart-render-cache-v3\n"), b[len("rampart-render-cache-v4\n"):]...),
 	} {
 		if err := os.WriteFile(entry, bad, 0o644); err != nil {
 			t.Fatal(err)
@@ -61,6 +76,15 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		if _, ok := c.Get(k); ok {
 			t.Errorf("%s entry was trusted", name)
 		}
+	}
+	// The files' bytes are checked when they are read.
+	if err := os.WriteFile(entry, flip(len(b)-1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if meta, ok := c.Get(k); !ok {
+		t.Error("an entry whose data is damaged lost its metadata too")
+	} else if err := c.Load(k, meta); err == nil {
+		t.Error("a flipped data byte was trusted")
 	}
 
 	// An entry moved under another key is foreign.

@@ -12,7 +12,7 @@ import (
 	"github.com/rampart-gitops/rampart/generator/verify"
 )
 
-// The entry payload is a flat sequence of length-prefixed strings and counts: a
+// An entry's metadata is a flat sequence of length-prefixed strings and counts: a
 // no-op render of a large fleet reads every entry, and this decodes with little more
 // than a copy (gob compiled its types again for every entry).
 
@@ -42,6 +42,20 @@ func (d *decoder) uint() int {
 	return int(n)
 }
 
+// size is a number that is not a length within the metadata (a file's size).
+func (d *decoder) size() int {
+	if d.err != nil {
+		return 0
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > 1<<31 {
+		d.err = errShort
+		return 0
+	}
+	d.b = d.b[k:]
+	return int(n)
+}
+
 func (d *decoder) bytes() []byte {
 	n := d.uint()
 	if d.err != nil || n > len(d.b) {
@@ -62,7 +76,8 @@ func marshalEntry(e *Entry) ([]byte, error) {
 		enc.string(f.Path)
 		enc.string(string(f.Layer))
 		enc.string(f.Team)
-		enc.bytes(f.Data)
+		enc.uint(f.Size)
+		enc.bytes(f.Sum[:])
 	}
 	enc.uint(len(e.Images))
 	for _, img := range e.Images {
@@ -100,7 +115,11 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 	}
 	e.Files = make([]File, 0, n)
 	for range n {
-		e.Files = append(e.Files, File{Path: d.string(), Layer: manifest.Layer(d.string()), Team: d.string(), Data: d.bytes()})
+		f := File{Path: d.string(), Layer: manifest.Layer(d.string()), Team: d.string(), Size: d.size()}
+		if copy(f.Sum[:], d.bytes()) != len(f.Sum) {
+			return nil, errShort
+		}
+		e.Files = append(e.Files, f)
 	}
 	for range d.uint() {
 		e.Images = append(e.Images, d.string())

@@ -41,7 +41,7 @@ func TestPolicyExceptionExpiry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Two in one exception list would be one app excepted twice: one a case.
-			inv, err := LoadAt(exceptionsCase(t, tc.expires), now)
+			inv, err := LoadWith(exceptionsCase(t, tc.expires), Options{Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,7 +87,7 @@ func lineOf(t *testing.T, pos *Positions, field string) string {
 func TestExpiryReachesTheEncodedTeam(t *testing.T) {
 	root := exceptionsCase(t, "2027-03-31")
 	encode := func(now time.Time) string {
-		inv, err := LoadAt(root, now)
+		inv, err := LoadWith(root, Options{Now: now})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -21,6 +21,7 @@ type Inventory struct {
 	// clusterByName and teamByName index Clusters and Teams (see index).
 	clusterByName map[string]*Cluster
 	teamByName    map[string]*Team
+	cache         *loadCache // where this load's files are remembered
 }
 
 // teamExists says whether a team of that name has a file, valid or not: a reference
@@ -76,3 +77,7 @@ func (inv *Inventory) Team(name string) *Team {
 	}
 	return inv.teamByName[name]
 }
+
+// SaveCache remembers the files this load read, so the next load of the same bytes
+// skips parsing them; call it once the run that loaded them is through.
+func (inv *Inventory) SaveCache() error { return inv.cache.save() }

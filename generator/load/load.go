@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -38,22 +39,43 @@ const (
 	configEmptyHint  = "rampart.yaml holds one Config document; remove the file if you need no settings"
 )
 
-// Load reads and checks every input of the repository at root, with today's date for
-// the exceptions' expiry (LoadAt). On bad input it returns a diag.List with every
-// error found, sorted, and a nil Inventory; other errors (a schema that does not
+// Load reads and checks every input of the repository at root, with no cache and
+// today's date for the exceptions' expiry. On bad input it returns a diag.List with
+// every error found, sorted, and a nil Inventory; other errors (a schema that does not
 // compile) are returned wrapped.
 func Load(root fs.FS) (*Inventory, error) {
-	return LoadAt(root, time.Now())
+	return LoadWith(root, Options{})
 }
 
-// LoadAt is Load on the day of now (UTC): a policy exception whose last day is before
-// it is marked expired (and not rendered), and one that expires within
-// ExpiryWarningDays is warned about.
-func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
+// Options configure a Load.
+type Options struct {
+	// Dir is root's directory on disk; with it, the load cache is kept under the
+	// scan cache directory of rampart.yaml (<cacheDir>/load). Empty keeps no cache.
+	Dir string
+	// Engine identifies the running build: a cache written by another is not read.
+	Engine string
+	// Now is the day policy exceptions expire against (UTC); zero is today. An
+	// exception whose last day is before it is marked expired (and not rendered), and
+	// one that expires within ExpiryWarningDays is warned about.
+	Now time.Time
+}
+
+// LoadWith is Load with options.
+func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	l := &loader{root: root, clock: now}
 	inv := &Inventory{}
 	if err := l.loadConfig(inv); err != nil {
 		return nil, err
+	}
+	if dir := inv.Config.Scan.CacheDir; opts.Dir != "" && dir != "" && l.diags.Err() == nil {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
+		}
+		l.cache = openLoadCache(filepath.Join(dir, "load"), opts.Engine)
 	}
 	if err := l.loadClusters(inv); err != nil {
 		return nil, err
@@ -63,6 +85,7 @@ func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
 	}
 	l.summarize()
 	inv.teamFiles = l.teamFiles
+	inv.cache = l.cache
 	slices.SortFunc(inv.Clusters, func(a, b Cluster) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
 	slices.SortFunc(inv.Teams, func(a, b Team) int { return strings.Compare(a.Metadata.Name, b.Metadata.Name) })
 	inv.index()
@@ -70,6 +93,9 @@ func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
 	l.diags = append(l.diags, checkNetwork(inv)...)
 	l.diags = append(l.diags, checkRegistries(inv)...)
 	if err := l.diags.Err(); err != nil {
+		// What parsed is worth remembering even so: the next load, once the input
+		// is fixed, reads the other files from the cache.
+		_ = l.cache.save()
 		return nil, err
 	}
 	inv.Warnings = l.diags.Warnings().Sort()
@@ -77,7 +103,8 @@ func LoadAt(root fs.FS, now time.Time) (*Inventory, error) {
 }
 
 type loader struct {
-	root fs.FS
+	root  fs.FS
+	cache *loadCache // nil: none
 	// clock is the day exceptions expire against.
 	clock time.Time
 	// mu guards diags and perFile: team files are read in parallel.
@@ -324,6 +351,16 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 	if !readOK {
 		return nil, false, nil
 	}
+	key := loadCacheKey(kindName, data)
+	if raw, hit := l.cache.get(key); hit {
+		f = &fileCtx{l: l, file: file, pos: lazyPositions(data, emptyHint), reported: map[string]bool{}}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(out); err == nil {
+			return f, true, nil
+		}
+		// It passed before, so it decodes now; if not, read it afresh below.
+	}
 	doc, problems := parseDocument(data, emptyHint)
 	f = &fileCtx{l: l, file: file, pos: newPositions()}
 	if doc == nil {
@@ -359,6 +396,9 @@ func (l *loader) loadDocument(file, kindName, emptyHint string, out any) (f *fil
 			f.report(problem{message: fmt.Sprintf("decoding the %s: %v", kindName, err), hint: "the schema and the spec types disagree; report this to the platform team"})
 		}
 		return nil, false, nil
+	}
+	if len(problems) == 0 {
+		l.cache.put(key, raw)
 	}
 	return f, len(problems) == 0, nil
 }

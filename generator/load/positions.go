@@ -3,6 +3,7 @@ package load
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Position is a 1-based line and column in a document.
@@ -18,6 +19,30 @@ type Position struct {
 type Positions struct {
 	values map[string]Position
 	keys   map[string]Position
+
+	// A document taken from the load cache finds its positions when first asked,
+	// by parsing its source again: most never are.
+	once sync.Once
+	fill func() *Positions
+}
+
+// lazyPositions are the positions of the document in data, parsed on first use.
+func lazyPositions(data []byte, emptyHint string) *Positions {
+	return &Positions{fill: func() *Positions {
+		if doc, _ := parseDocument(data, emptyHint); doc != nil {
+			return doc.pos
+		}
+		return newPositions()
+	}}
+}
+
+func (p *Positions) load() {
+	p.once.Do(func() {
+		if p.fill != nil {
+			q := p.fill()
+			p.values, p.keys = q.values, q.keys
+		}
+	})
 }
 
 func newPositions() *Positions {
@@ -39,6 +64,7 @@ func (p *Positions) Lookup(field string) (line, col int) {
 	if p == nil {
 		return 0, 0
 	}
+	p.load()
 	for f := field; ; {
 		if pos, ok := p.values[f]; ok {
 			return pos.Line, pos.Column
@@ -57,6 +83,7 @@ func (p *Positions) LookupKey(field string) (line, col int) {
 	if p == nil {
 		return 0, 0
 	}
+	p.load()
 	if pos, ok := p.keys[field]; ok {
 		return pos.Line, pos.Column
 	}
@@ -68,6 +95,7 @@ func (p *Positions) Has(field string) bool {
 	if p == nil {
 		return false
 	}
+	p.load()
 	_, ok := p.values[field]
 	return ok
 }

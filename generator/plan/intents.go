@@ -2,7 +2,11 @@ package plan
 
 import (
 	"cmp"
+	"encoding/json/jsontext"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/spec"
@@ -117,4 +121,97 @@ func orEmpty(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// MarshalJSON encodes the intents as encoding/json would, byte for byte, without
+// reflection: every unit of a fleet encodes its intents for its cache key.
+func (in Intents) MarshalJSON() ([]byte, error) {
+	return in.AppendJSON(make([]byte, 0, 256)), nil
+}
+
+// AppendJSON appends the intents' JSON encoding to b.
+func (in Intents) AppendJSON(b []byte) []byte {
+	b = append(b, '{')
+	first := true
+	for _, side := range []struct {
+		name  string
+		edges map[string][]Edge
+	}{{"outgoing", in.Outgoing}, {"incoming", in.Incoming}} {
+		if len(side.edges) == 0 {
+			continue // omitempty
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = append(b, '"')
+		b = append(b, side.name...)
+		b = append(b, `":{`...)
+		for i, app := range slices.Sorted(maps.Keys(side.edges)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, app)
+			b = append(b, ':')
+			b = appendEdges(b, side.edges[app])
+		}
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func appendEdges(b []byte, edges []Edge) []byte {
+	if edges == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, e := range edges {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"from":{"team":`...)
+		b = appendString(b, e.From.Team)
+		b = append(b, `,"app":`...)
+		b = appendString(b, e.From.App)
+		b = append(b, `},"to":{"team":`...)
+		b = appendString(b, e.To.Team)
+		b = append(b, `,"app":`...)
+		b = appendString(b, e.To.App)
+		b = append(b, `,"port":`...)
+		b = strconv.AppendInt(b, int64(e.To.Port), 10)
+		if e.To.Protocol != "" {
+			b = append(b, `,"protocol":`...)
+			b = appendString(b, string(e.To.Protocol))
+		}
+		b = append(b, `},"methods":`...)
+		b = appendStrings(b, e.Methods)
+		b = append(b, `,"paths":`...)
+		b = appendStrings(b, e.Paths)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	if ss == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendString appends s as a JSON string, escaped as encoding/json escapes it.
+func appendString(b []byte, s string) []byte {
+	q, err := jsontext.AppendQuote(b, s)
+	if err != nil {
+		// Invalid UTF-8: encoding/json replaces it, and so does this.
+		q, _ = jsontext.AppendQuote(b, strings.ToValidUTF8(s, "\uFFFD"))
+	}
+	return q
 }

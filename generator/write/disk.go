@@ -1,12 +1,9 @@
 package write
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // FS is the disk the write stage works on, the repository root. Paths are relative
@@ -21,12 +18,10 @@ type FS interface {
 	MkdirTemp(dir, pattern string) (string, error)
 	// WriteFile writes a new regular file.
 	WriteFile(name string, data []byte) error
-	// Link makes newname the same file as oldname, keeping its modification time (a
-	// hard link, or a copy with the old time where links are not possible).
-	Link(oldname, newname string) error
-	// Swap exchanges directories staging and dir in one step where the disk can
-	// (renameat2 RENAME_EXCHANGE), else with two renames; a missing dir is renamed into.
-	Swap(staging, dir string) error
+	// Rename moves a file (or an empty directory) to newname, replacing a file there.
+	Rename(oldname, newname string) error
+	// Remove removes a file or an empty directory.
+	Remove(name string) error
 	// RemoveAll removes a path and everything below it.
 	RemoveAll(name string) error
 }
@@ -59,45 +54,10 @@ func (d osFS) WriteFile(name string, data []byte) error {
 	return os.WriteFile(d.path(name), data, 0o644)
 }
 
-func (d osFS) Link(oldname, newname string) error {
-	src, dst := d.path(oldname), d.path(newname)
-	if err := os.Link(src, dst); err == nil {
-		return nil
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(dst, b, st.Mode().Perm()); err != nil {
-		return err
-	}
-	return os.Chtimes(dst, st.ModTime(), st.ModTime())
+func (d osFS) Rename(oldname, newname string) error {
+	return os.Rename(d.path(oldname), d.path(newname))
 }
 
-func (d osFS) Swap(staging, dir string) error {
-	s, t := d.path(staging), d.path(dir)
-	if _, err := os.Stat(t); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(s, t); err != nil {
-			return err
-		}
-		return os.Mkdir(s, 0o755) // so the caller's cleanup has something to remove
-	}
-	if err := unix.Renameat2(unix.AT_FDCWD, s, unix.AT_FDCWD, t, unix.RENAME_EXCHANGE); err == nil {
-		return nil
-	}
-	old := s + ".old"
-	if err := os.Rename(t, old); err != nil {
-		return err
-	}
-	if err := os.Rename(s, t); err != nil {
-		_ = os.Rename(old, t)
-		return err
-	}
-	return os.Rename(old, s)
-}
+func (d osFS) Remove(name string) error { return os.Remove(d.path(name)) }
 
 func (d osFS) RemoveAll(name string) error { return os.RemoveAll(d.path(name)) }

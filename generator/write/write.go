@@ -1,23 +1,34 @@
 // Package write puts rendered clusters on disk. It takes the encoded files of each
-// cluster and gives the list of changes against what is there. Applying them renders
-// into a staging directory beside the cluster's directory, links unchanged files
-// (so their modification times stay as they were), then swaps the two directories in
-// one step. A render that changes nothing writes nothing, and a failed render leaves
-// the cluster's directory untouched.
+// cluster and gives the list of changes against what is there, then applies them.
+//
+// Applying is all or nothing, and costs what changed, not what is there: the new
+// files are written into a staging directory under clusters/ first; only when every
+// one is written does a journal, renamed into place in one step, commit the run; the
+// journal's renames and removals then move them in. A run that fails before the
+// commit leaves the disk as it was; one that stops after it (a crash, a kill) is
+// finished by the next run's Recover. A render that changes nothing writes nothing,
+// and files that did not change keep their modification times.
+//
+// Diff does not read what it need not: State remembers, per file it wrote or
+// compared, its size, times and inode and the digest of its content, so a file whose
+// stat still matches is known unchanged without reading it (the way git's index
+// knows a clean work tree).
 package write
 
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"path"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -44,36 +55,88 @@ type Change struct {
 	Action Action `json:"action"`
 }
 
-// Cluster is one cluster's encoded render: file contents by path relative to the
+// File is one encoded file: the digest of its content, and the content itself, held
+// or read on first use (a file known to be on disk as it is is never read).
+type File struct {
+	// Sum is the SHA-256 of the content.
+	Sum  [sha256.Size]byte
+	once sync.Once
+	data []byte
+	err  error
+	load func() ([]byte, error)
+}
+
+// Bytes is a file with content b.
+func Bytes(b []byte) *File {
+	f := &File{Sum: sha256.Sum256(b), data: b}
+	f.once.Do(func() {})
+	return f
+}
+
+// Lazy is a file whose content, of digest sum, load reads when it is needed.
+func Lazy(sum [sha256.Size]byte, load func() ([]byte, error)) *File {
+	return &File{Sum: sum, load: load}
+}
+
+// Data is the file's content.
+func (f *File) Data() ([]byte, error) {
+	f.once.Do(func() { f.data, f.err = f.load() })
+	return f.data, f.err
+}
+
+// Cluster is one cluster's encoded render: its files by path relative to the
 // repository root.
 type Cluster struct {
 	Name  string
-	Files map[string][]byte
+	Files map[string]*File
+}
+
+// NewCluster is a cluster of the given contents.
+func NewCluster(name string, files map[string][]byte) *Cluster {
+	c := &Cluster{Name: name, Files: make(map[string]*File, len(files))}
+	for p, b := range files {
+		c.Files[p] = Bytes(b)
+	}
+	return c
+}
+
+// Contents reads every file of the cluster: its contents by path.
+func (c *Cluster) Contents() (map[string][]byte, error) {
+	out := make(map[string][]byte, len(c.Files))
+	for p, f := range c.Files {
+		b, err := f.Data()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		out[p] = b
+	}
+	return out, nil
 }
 
 // Encode encodes a rendered cluster's files.
 func Encode(c *manifest.Cluster) (*Cluster, error) {
-	out := &Cluster{Name: c.Name, Files: map[string][]byte{}}
+	out := &Cluster{Name: c.Name, Files: map[string]*File{}}
 	for _, f := range c.Files {
 		b, err := f.Encode()
 		if err != nil {
 			return nil, err
 		}
-		out.Files[f.Path] = b
+		out.Files[f.Path] = Bytes(b)
 	}
 	return out, nil
 }
 
 // Diff compares the rendered clusters with the disk and returns the changes, sorted
 // by path. Files under a cluster's directory that are not rendered are deletions when
-// they carry the generated header; other files are left alone.
-func Diff(disk FS, clusters []*Cluster) ([]Change, error) {
+// they carry the generated header; other files are left alone. state (nil: none)
+// vouches for files on disk as they were, and learns the files Diff read.
+func Diff(disk FS, clusters []*Cluster, state *State) ([]Change, error) {
 	per := make([][]Change, len(clusters))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, c := range clusters {
 		g.Go(func() (err error) {
-			per[i], err = diffCluster(disk, c)
+			per[i], err = diffCluster(disk, c, state)
 			return err
 		})
 	}
@@ -88,22 +151,37 @@ func Diff(disk FS, clusters []*Cluster) ([]Change, error) {
 	return changes, nil
 }
 
-func diffCluster(disk FS, c *Cluster) ([]Change, error) {
+func diffCluster(disk FS, c *Cluster, state *State) ([]Change, error) {
 	var changes []Change
 	onDisk, _, err := clusterFiles(disk, c.Name, c.Files)
 	if err != nil {
 		return nil, err
 	}
-	for p, want := range c.Files {
-		got, err := fs.ReadFile(disk, p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+	present := make(map[string]bool, len(onDisk))
+	for _, p := range onDisk {
+		present[p] = true
+	}
+	for p, f := range c.Files {
+		if !present[p] {
 			changes = append(changes, Change{Path: p, Action: Add})
-		case err != nil:
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		case !bytes.Equal(got, want):
-			changes = append(changes, Change{Path: p, Action: Update})
+			continue
 		}
+		if state.Unchanged(disk, p, f.Sum) {
+			continue
+		}
+		want, err := f.Data()
+		if err != nil {
+			return nil, fmt.Errorf("rendering %s: %w", p, err)
+		}
+		got, err := fs.ReadFile(disk, p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if !bytes.Equal(got, want) {
+			changes = append(changes, Change{Path: p, Action: Update})
+			continue
+		}
+		state.record(disk, p, f.Sum)
 	}
 	for _, p := range onDisk {
 		if _, ok := c.Files[p]; !ok {
@@ -124,7 +202,7 @@ func Rendered(disk FS, name string) ([]string, error) {
 // Rampart rendered (they start with the generated header) and those it keeps:
 // cluster.yaml and anything hand-written. A path the render writes (in rendering) is
 // Rampart's without looking: its content is compared or replaced anyway.
-func clusterFiles(disk FS, name string, rendering map[string][]byte) (rendered, kept []string, err error) {
+func clusterFiles(disk FS, name string, rendering map[string]*File) (rendered, kept []string, err error) {
 	dir := path.Join("clusters", name)
 	err = fs.WalkDir(disk, dir, func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -166,94 +244,194 @@ func hasHeader(disk FS, p string) (bool, error) {
 	return string(buf[:n]) == manifest.Header, nil
 }
 
-// Apply writes the changes of each cluster that has any, atomically per cluster:
-// each is rendered into a staging directory beside it and swapped in one step, so a
-// failure leaves the cluster's directory as it was.
-func Apply(disk FS, clusters []*Cluster, changes []Change) error {
+// stagingPrefix names the staging directories under clusters/.
+const stagingPrefix = ".rampart-write-"
+
+// journalName is the file whose arrival in a staging directory commits its run.
+const journalName = "journal"
+
+// Apply writes the changes: every new file into a staging directory, then the
+// journal that commits them, then the journal's renames and removals. A failure
+// before the commit leaves the disk as it was (and removes the staging directory); a
+// run stopped after it is finished by Recover. state (nil: none) learns the files
+// written.
+func Apply(disk FS, clusters []*Cluster, changes []Change, state *State) (err error) {
+	if len(changes) == 0 {
+		return nil
+	}
 	if err := disk.MkdirAll("clusters"); err != nil {
 		return err
 	}
-	changed := map[string]map[string]bool{} // cluster → changed paths
-	for _, ch := range changes {
-		parts := strings.SplitN(ch.Path, "/", 3)
-		if len(parts) >= 2 {
-			if changed[parts[1]] == nil {
-				changed[parts[1]] = map[string]bool{}
-			}
-			changed[parts[1]][ch.Path] = true
+	files := map[string]*File{}
+	for _, c := range clusters {
+		for p, f := range c.Files {
+			files[p] = f
 		}
+	}
+	staging, err := disk.MkdirTemp("clusters", stagingPrefix)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			if rmErr := disk.RemoveAll(staging); rmErr != nil && err == nil {
+				err = rmErr
+			}
+		}
+	}()
+	var journal strings.Builder
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, ch := range changes {
+		if !strings.HasPrefix(ch.Path, "clusters/") || strings.ContainsAny(ch.Path, "\t\n") {
+			return fmt.Errorf("refusing to write %q: not a file under clusters/", ch.Path)
+		}
+		if ch.Action == Delete {
+			fmt.Fprintf(&journal, "delete\t%s\n", ch.Path)
+			continue
+		}
+		f, ok := files[ch.Path]
+		if !ok {
+			return fmt.Errorf("writing %s: the render has no such file", ch.Path)
+		}
+		name := strconv.Itoa(i)
+		fmt.Fprintf(&journal, "put\t%s\t%s\n", name, ch.Path)
+		g.Go(func() error {
+			b, err := f.Data()
+			if err != nil {
+				return fmt.Errorf("rendering %s: %w", ch.Path, err)
+			}
+			return disk.WriteFile(path.Join(staging, name), b)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// The commit: the journal appears whole, in one rename, or not at all.
+	if err := disk.WriteFile(path.Join(staging, journalName+".tmp"), []byte(journal.String())); err != nil {
+		return err
+	}
+	if err := disk.Rename(path.Join(staging, journalName+".tmp"), path.Join(staging, journalName)); err != nil {
+		return err
+	}
+	committed = true
+	if err := replay(disk, staging); err != nil {
+		return fmt.Errorf("finishing the write (the next render finishes it): %w", err)
+	}
+	for _, ch := range changes {
+		if ch.Action == Delete {
+			state.forget(ch.Path)
+		} else {
+			state.record(disk, ch.Path, files[ch.Path].Sum)
+		}
+	}
+	return nil
+}
+
+// Recover finishes a write that was committed but stopped before it was done, and
+// removes what an uncommitted one left. Run it before Diff.
+func Recover(disk FS) error {
+	entries, err := fs.ReadDir(disk, "clusters")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), stagingPrefix) {
+			continue
+		}
+		staging := path.Join("clusters", e.Name())
+		if _, err := fs.Stat(disk, path.Join(staging, journalName)); err == nil {
+			if err := replay(disk, staging); err != nil {
+				return fmt.Errorf("finishing an interrupted write: %w", err)
+			}
+			continue
+		}
+		if err := disk.RemoveAll(staging); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replay carries out a committed staging directory's journal — each step can be
+// done again without harm — and removes the directory.
+func replay(disk FS, staging string) error {
+	b, err := fs.ReadFile(disk, path.Join(staging, journalName))
+	if err != nil {
+		return err
+	}
+	type put struct{ from, to string }
+	var puts []put
+	var deletes []string
+	for _, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		f := strings.Split(line, "\t")
+		switch {
+		case len(f) == 3 && f[0] == "put" && !strings.Contains(f[1], "/") && strings.HasPrefix(f[2], "clusters/"):
+			puts = append(puts, put{path.Join(staging, f[1]), f[2]})
+		case len(f) == 2 && f[0] == "delete" && strings.HasPrefix(f[1], "clusters/"):
+			deletes = append(deletes, f[1])
+		default:
+			return fmt.Errorf("%s: malformed journal line %q", staging, line)
+		}
+	}
+	var mu sync.Mutex
+	made := map[string]bool{}
+	mkdir := func(dir string) error {
+		mu.Lock()
+		done := made[dir]
+		mu.Unlock()
+		if done {
+			return nil
+		}
+		if err := disk.MkdirAll(dir); err != nil {
+			return err
+		}
+		mu.Lock()
+		made[dir] = true
+		mu.Unlock()
+		return nil
 	}
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, c := range clusters {
-		if changed[c.Name] == nil {
-			continue
-		}
+	for _, p := range puts {
 		g.Go(func() error {
-			if err := applyCluster(disk, c, changed[c.Name]); err != nil {
-				return fmt.Errorf("writing cluster %q: %w", c.Name, err)
+			if _, err := fs.Stat(disk, p.from); errors.Is(err, fs.ErrNotExist) {
+				return nil // moved in before the stop
+			}
+			if err := mkdir(path.Dir(p.to)); err != nil {
+				return err
+			}
+			return disk.Rename(p.from, p.to)
+		})
+	}
+	for _, p := range deletes {
+		g.Go(func() error {
+			if err := disk.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
 			return nil
 		})
 	}
-	return g.Wait()
-}
-
-// applyCluster writes one cluster into a staging directory, the files in changed
-// anew and every other file as a link to the one on disk, and swaps it in.
-func applyCluster(disk FS, c *Cluster, changed map[string]bool) (err error) {
-	dir := path.Join("clusters", c.Name)
-	staging, err := disk.MkdirTemp("clusters", "."+c.Name+".staging-")
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return err
 	}
-	defer func() {
-		// After a successful swap, staging holds the old tree.
-		if rmErr := disk.RemoveAll(staging); rmErr != nil && err == nil {
-			err = rmErr
-		}
-	}()
-	_, kept, err := clusterFiles(disk, c.Name, c.Files)
-	if err != nil {
-		return err
-	}
-	made := map[string]bool{}
-	place := func(rel string) (string, error) {
-		dst := path.Join(staging, rel)
-		if dir := path.Dir(dst); !made[dir] {
-			if err := disk.MkdirAll(dir); err != nil {
-				return "", err
+	// A pruned team leaves its directory empty: remove empty directories up to the
+	// cluster's own.
+	for _, p := range deletes {
+		for dir := path.Dir(p); strings.Count(dir, "/") >= 2; dir = path.Dir(dir) {
+			if entries, err := fs.ReadDir(disk, dir); err != nil || len(entries) > 0 {
+				break
 			}
-			made[dir] = true
-		}
-		return dst, nil
-	}
-	for _, p := range kept {
-		dst, err := place(strings.TrimPrefix(p, dir+"/"))
-		if err != nil {
-			return err
-		}
-		if err := disk.Link(p, dst); err != nil {
-			return err
-		}
-	}
-	for _, p := range slices.Sorted(maps.Keys(c.Files)) {
-		want := c.Files[p]
-		dst, err := place(strings.TrimPrefix(p, dir+"/"))
-		if err != nil {
-			return err
-		}
-		if !changed[p] {
-			if err := disk.Link(p, dst); err != nil {
-				return err
+			if err := disk.Remove(dir); err != nil {
+				break
 			}
-			continue
-		}
-		if err := disk.WriteFile(dst, want); err != nil {
-			return err
 		}
 	}
-	return disk.Swap(staging, dir)
+	return disk.RemoveAll(staging)
 }
 
 // Held returns a team's previously rendered files on a cluster, from the disk: its

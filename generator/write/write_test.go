@@ -2,6 +2,7 @@ package write_test
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,11 +24,11 @@ func mustWrite(t *testing.T, p, s string) {
 
 func render(t *testing.T, root string, c *write.Cluster) []write.Change {
 	t.Helper()
-	changes, err := write.Diff(write.OS(root), []*write.Cluster{c})
+	changes, err := write.Diff(write.OS(root), []*write.Cluster{c}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := write.Apply(write.OS(root), []*write.Cluster{c}, changes); err != nil {
+	if err := write.Apply(write.OS(root), []*write.Cluster{c}, changes, nil); err != nil {
 		t.Fatal(err)
 	}
 	return changes
@@ -38,12 +39,12 @@ func TestApplyWritesPrunesAndKeepsUnchangedFiles(t *testing.T) {
 	h := manifest.Header
 	mustWrite(t, filepath.Join(root, "clusters/dev/cluster.yaml"), "kind: Cluster\n")
 	mustWrite(t, filepath.Join(root, "clusters/dev/NOTES.md"), "hand-written, not ours\n")
-	c := &write.Cluster{Name: "dev", Files: map[string][]byte{
+	c := write.NewCluster("dev", map[string][]byte{
 		"clusters/dev/kustomization.yaml":     []byte(h + "a\n"),
 		"clusters/dev/teams/pay/api.yaml":     []byte(h + "b\n"),
 		"clusters/dev/teams/pay/old-app.yaml": []byte(h + "c\n"),
 		"clusters/dev/tenants/pay.yaml":       []byte(h + "d\n"),
-	}}
+	})
 	changes := render(t, root, c)
 	if len(changes) != 4 {
 		t.Fatalf("first render: %d changes, want 4: %v", len(changes), changes)
@@ -73,7 +74,7 @@ func TestApplyWritesPrunesAndKeepsUnchangedFiles(t *testing.T) {
 
 	// Third render: one app removed, one file changed.
 	delete(c.Files, "clusters/dev/teams/pay/old-app.yaml")
-	c.Files["clusters/dev/tenants/pay.yaml"] = []byte(h + "d2\n")
+	c.Files["clusters/dev/tenants/pay.yaml"] = write.Bytes([]byte(h + "d2\n"))
 	changes = render(t, root, c)
 	want := []write.Change{
 		{Path: "clusters/dev/teams/pay/old-app.yaml", Action: write.Delete},
@@ -122,20 +123,20 @@ func (d *failingDisk) WriteFile(name string, data []byte) error {
 func TestFailedWriteLeavesTheOldOutput(t *testing.T) {
 	root := t.TempDir()
 	h := manifest.Header
-	render(t, root, &write.Cluster{Name: "dev", Files: map[string][]byte{
+	render(t, root, write.NewCluster("dev", map[string][]byte{
 		"clusters/dev/a.yaml": []byte(h + "a: 1\n"),
 		"clusters/dev/b.yaml": []byte(h + "b: 1\n"),
-	}})
-	next := &write.Cluster{Name: "dev", Files: map[string][]byte{
+	}))
+	next := write.NewCluster("dev", map[string][]byte{
 		"clusters/dev/a.yaml": []byte(h + "a: 2\n"),
 		"clusters/dev/b.yaml": []byte(h + "b: 2\n"),
 		"clusters/dev/c.yaml": []byte(h + "c: 2\n"),
-	}}
-	changes, err := write.Diff(write.OS(root), []*write.Cluster{next})
+	})
+	changes, err := write.Diff(write.OS(root), []*write.Cluster{next}, nil)
 	if err != nil || len(changes) != 3 {
 		t.Fatalf("changes = %v, %v", changes, err)
 	}
-	if err := write.Apply(&failingDisk{FS: write.OS(root), n: 1}, []*write.Cluster{next}, changes); err == nil {
+	if err := write.Apply(&failingDisk{FS: write.OS(root), n: 1}, []*write.Cluster{next}, changes, nil); err == nil {
 		t.Fatal("a failing disk wrote without an error")
 	}
 	for name, want := range map[string]string{"a.yaml": h + "a: 1\n", "b.yaml": h + "b: 1\n"} {
@@ -150,5 +151,123 @@ func TestFailedWriteLeavesTheOldOutput(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "clusters", "dev", "c.yaml")); !os.IsNotExist(err) {
 		t.Errorf("c.yaml was half-written: %v", err)
+	}
+}
+
+// countingDisk counts the files opened under clusters/ (for reading).
+type countingDisk struct {
+	write.FS
+	opened map[string]int
+}
+
+// Stat is not counted: it does not read the file.
+func (d *countingDisk) Stat(name string) (fs.FileInfo, error) { return fs.Stat(d.FS, name) }
+
+func (d *countingDisk) Open(name string) (fs.File, error) {
+	d.opened[name]++
+	return d.FS.Open(name)
+}
+
+// TestStateVouchesForUnchangedFiles: with the disk state, a file that is on disk as
+// it was written is not read again, one that was touched since is, and a damaged
+// state file is no state at all.
+func TestStateVouchesForUnchangedFiles(t *testing.T) {
+	root, stateDir := t.TempDir(), t.TempDir()
+	h := manifest.Header
+	c := write.NewCluster("dev", map[string][]byte{
+		"clusters/dev/teams/pay/api.yaml": []byte(h + "a\n"),
+		"clusters/dev/tenants/pay.yaml":   []byte(h + "b\n"),
+	})
+	state := write.OpenState(stateDir)
+	changes, err := write.Diff(write.OS(root), []*write.Cluster{c}, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write.Apply(write.OS(root), []*write.Cluster{c}, changes, state); err != nil {
+		t.Fatal(err)
+	}
+	if err := state.Save(); err != nil {
+		t.Fatal(err)
+	}
+	// A stamp taken just after the write is not trusted (the file could change again
+	// within the clock's granularity): age the files and the state is re-learned.
+	past := time.Now().Add(-time.Hour)
+	for p := range c.Files {
+		if err := os.Chtimes(filepath.Join(root, p), past, past); err != nil {
+			t.Fatal(err)
+		}
+	}
+	diff := func() (map[string]int, []write.Change) {
+		t.Helper()
+		disk := &countingDisk{FS: write.OS(root), opened: map[string]int{}}
+		st := write.OpenState(stateDir)
+		changes, err := write.Diff(disk, []*write.Cluster{c}, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Save(); err != nil {
+			t.Fatal(err)
+		}
+		return disk.opened, changes
+	}
+	diff() // learns the aged stamps (chtimes changed them)
+	if opened, changes := diff(); len(changes) != 0 || opened["clusters/dev/teams/pay/api.yaml"] != 0 || opened["clusters/dev/tenants/pay.yaml"] != 0 {
+		t.Errorf("unchanged files: opened %v, changes %v; want neither read nor changed", opened, changes)
+	}
+
+	// Edited behind Rampart's back, same size: read, and found changed.
+	mustWrite(t, filepath.Join(root, "clusters/dev/tenants/pay.yaml"), h+"x\n")
+	if opened, changes := diff(); len(changes) != 1 || changes[0].Action != write.Update || opened["clusters/dev/tenants/pay.yaml"] == 0 {
+		t.Errorf("edited file: opened %v, changes %v; want it read and updated", opened, changes)
+	}
+
+	// A damaged state file vouches for nothing.
+	mustWrite(t, filepath.Join(root, "clusters/dev/tenants/pay.yaml"), h+"b\n")
+	entries, _ := os.ReadDir(stateDir)
+	for _, e := range entries {
+		if err := os.WriteFile(filepath.Join(stateDir, e.Name()), []byte("rampart-disk-state-v1\ngarbage"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened, changes := diff(); len(changes) != 0 || opened["clusters/dev/teams/pay/api.yaml"] == 0 {
+		t.Errorf("damaged state: opened %v, changes %v; want every file read, none changed", opened, changes)
+	}
+}
+
+// TestRecoverFinishesACommittedWrite: a write stopped after its journal was committed
+// is finished by the next run; one stopped before it is undone.
+func TestRecoverFinishesACommittedWrite(t *testing.T) {
+	root := t.TempDir()
+	h := manifest.Header
+	render(t, root, write.NewCluster("dev", map[string][]byte{
+		"clusters/dev/a.yaml":           []byte(h + "a: 1\n"),
+		"clusters/dev/teams/old/x.yaml": []byte(h + "x: 1\n"),
+	}))
+	// A committed write that stopped before moving anything in.
+	committed := filepath.Join(root, "clusters", ".rampart-write-1")
+	mustWrite(t, filepath.Join(committed, "0"), h+"a: 2\n")
+	mustWrite(t, filepath.Join(committed, "journal"), "put\t0\tclusters/dev/a.yaml\ndelete\tclusters/dev/teams/old/x.yaml\n")
+	// An uncommitted one: its staged file must never appear.
+	uncommitted := filepath.Join(root, "clusters", ".rampart-write-2")
+	mustWrite(t, filepath.Join(uncommitted, "0"), h+"b: 1\n")
+	mustWrite(t, filepath.Join(uncommitted, "journal.tmp"), "put\t0\tclusters/dev/b.yaml\n")
+
+	if err := write.Recover(write.OS(root)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "clusters/dev/a.yaml")); string(b) != h+"a: 2\n" {
+		t.Errorf("a.yaml = %q, want the committed content", b)
+	}
+	for _, gone := range []string{"clusters/dev/teams/old", "clusters/dev/b.yaml", "clusters/.rampart-write-1", "clusters/.rampart-write-2"} {
+		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (err %v)", gone, err)
+		}
+	}
+	// A journal that names a path outside clusters/ is refused.
+	hostile := filepath.Join(root, "clusters", ".rampart-write-3")
+	mustWrite(t, filepath.Join(hostile, "0"), "x")
+	mustWrite(t, filepath.Join(hostile, "journal"), "put\t0\t../../etc/passwd\n")
+	if err := write.Recover(write.OS(root)); err == nil {
+		t.Error("a journal writing outside clusters/ was replayed")
 	}
 }

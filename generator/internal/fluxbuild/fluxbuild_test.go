@@ -28,7 +28,11 @@ func examples(t *testing.T) (filesys.FileSystem, []string) {
 	fs := filesys.MakeFsInMemory()
 	dirs := map[string]bool{}
 	for _, c := range res.Clusters {
-		for p, b := range c.Files {
+		contents, err := c.Contents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for p, b := range contents {
 			if err := fs.WriteFile("/"+p, b); err != nil {
 				t.Fatal(err)
 			}
