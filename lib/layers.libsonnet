@@ -5,4 +5,5 @@
   import 'network.libsonnet',
   import 'mesh.libsonnet',
   import 'ingress.libsonnet',
+  import 'admission.libsonnet',
 ]

@@ -87,14 +87,9 @@ func (l *loader) checkTeam(f *fileCtx, base string, t *spec.Team) {
 		checkDate(f, Field(field, "expires"), v.Expires)
 	}
 	for i, p := range t.Spec.Exceptions.Policies {
-		field := Index("spec.exceptions.policies", i)
-		checkDate(f, Field(field, "expires"), p.Expires)
-		for j, a := range p.Apps {
-			if _, ok := apps[a]; !ok {
-				f.errorf(Index(Field(field, "apps"), j), knownList("the team's apps", sortedKeys(apps), ""), "app %q does not exist in this team", a)
-			}
-		}
+		checkDate(f, Field(Index("spec.exceptions.policies", i), "expires"), p.Expires)
 	}
+	l.checkPolicyExceptions(f, t, apps)
 }
 
 func line(f *fileCtx, field string) int {

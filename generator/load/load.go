@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -38,9 +39,10 @@ const (
 	configEmptyHint  = "rampart.yaml holds one Config document; remove the file if you need no settings"
 )
 
-// Load reads and checks every input of the repository at root. On bad input it
-// returns a diag.List with every error found, sorted, and a nil Inventory; other
-// errors (a schema that does not compile) are returned wrapped.
+// Load reads and checks every input of the repository at root, with no cache and
+// today's date for the exceptions' expiry. On bad input it returns a diag.List with
+// every error found, sorted, and a nil Inventory; other errors (a schema that does not
+// compile) are returned wrapped.
 func Load(root fs.FS) (*Inventory, error) {
 	return LoadWith(root, Options{})
 }
@@ -52,11 +54,19 @@ type Options struct {
 	Dir string
 	// Engine identifies the running build: a cache written by another is not read.
 	Engine string
+	// Now is the day policy exceptions expire against (UTC); zero is today. An
+	// exception whose last day is before it is marked expired (and not rendered), and
+	// one that expires within ExpiryWarningDays is warned about.
+	Now time.Time
 }
 
 // LoadWith is Load with options.
 func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
-	l := &loader{root: root}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	l := &loader{root: root, clock: now}
 	inv := &Inventory{}
 	if err := l.loadConfig(inv); err != nil {
 		return nil, err
@@ -81,6 +91,7 @@ func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
 	inv.index()
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
+	l.diags = append(l.diags, checkRegistries(inv)...)
 	if err := l.diags.Err(); err != nil {
 		// What parsed is worth remembering even so: the next load, once the input
 		// is fixed, reads the other files from the cache.
@@ -94,6 +105,8 @@ func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
 type loader struct {
 	root  fs.FS
 	cache *loadCache // nil: none
+	// clock is the day exceptions expire against.
+	clock time.Time
 	// mu guards diags and perFile: team files are read in parallel.
 	mu      sync.Mutex
 	diags   diag.List
@@ -107,6 +120,8 @@ type loader struct {
 	teams     map[string]*teamFile
 	teamFiles map[string]bool
 }
+
+func (l *loader) now() time.Time { return l.clock }
 
 // teamFile is a decoded team spec, valid or not, with its file's context.
 type teamFile struct {

@@ -228,8 +228,32 @@ type DNS01 struct {
 type Policy struct {
 	// Mode is Audit or Enforce (default: Enforce on production, Audit elsewhere).
 	Mode PolicyMode `json:"mode,omitempty" jsonschema:"enum=Audit,enum=Enforce"`
-	// AllowedRegistries are the registry prefixes images may come from.
+	// AllowedRegistries are the registry prefixes images may come from, e.g.
+	// registry.example.com/ (an image must start with one of them).
 	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// TrustedSigners require a valid signature on every image of the registries they
+	// name (a Kyverno ImageValidatingPolicy); without any, no signature is checked.
+	TrustedSigners []TrustedSigner `json:"trustedSigners,omitempty"`
+}
+
+// TrustedSigner says who signs the images of one registry: a cosign public key, or a
+// Sigstore keyless identity (the OIDC issuer and the certificate's subject).
+type TrustedSigner struct {
+	// Registry is the registry prefix whose images must be signed, e.g.
+	// registry.example.com/ (as in allowedRegistries); each registry is named once.
+	Registry string `json:"registry" jsonschema:"minLength=1"`
+	// PublicKey is the cosign public key, PEM-encoded. Set publicKey or keyless.
+	PublicKey string `json:"publicKey,omitempty"`
+	// Keyless is the Sigstore keyless identity that signs the images.
+	Keyless *KeylessSigner `json:"keyless,omitempty"`
+}
+
+// KeylessSigner is a Sigstore keyless identity, as Fulcio certifies it.
+type KeylessSigner struct {
+	// Issuer is the OIDC issuer, e.g. https://token.actions.githubusercontent.com.
+	Issuer string `json:"issuer" jsonschema:"pattern=^https://"`
+	// Subject is the certificate's subject, e.g. the signing workflow's URL.
+	Subject string `json:"subject" jsonschema:"minLength=1"`
 }
 
 // Scan is the supply-chain gate.

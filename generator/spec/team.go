@@ -270,18 +270,30 @@ type VulnerabilityException struct {
 	Expires Date `json:"expires"`
 }
 
-// PolicyException waives admission policy rules for some apps until a date.
+// PolicyException waives admission policy rules for some apps until a date. Rampart
+// renders it as a Kyverno PolicyException in the team's tenant file, matching exactly
+// the apps named, and stops rendering it once its last day has passed.
 type PolicyException struct {
-	// Policy is the admission policy's name.
+	// Policy is the admission policy's name, e.g. rampart-pod-security (the README lists
+	// them with their rules; a denial's message names its policy and rule).
 	Policy string `json:"policy"`
-	// Rules are the waived rules (default: all rules of the policy).
+	// Rules are the waived rules of the policy (default: all of its rules).
 	Rules []string `json:"rules,omitempty"`
 	// Apps are the team's apps the exception covers.
 	Apps []string `json:"apps" jsonschema:"minItems=1"`
 	// Reason says why the exception is needed.
 	Reason string `json:"reason" jsonschema:"minLength=10"`
-	// Expires is the last day the exception applies (YYYY-MM-DD).
+	// Expires is the last day the exception applies (YYYY-MM-DD, UTC).
 	Expires Date `json:"expires"`
+
+	// Source is where the exception is written, teams/<team>.yaml:<line>. The loader
+	// sets it (it is not part of the file), and the rendered exception carries it.
+	Source string `json:"source,omitempty" jsonschema:"-"`
+	// Expired says the last day has passed, by the loader's clock (it is not part of
+	// the file). An expired exception is not rendered. Being part of the team's
+	// encoded spec, it is part of the render cache's key, so an exception disappears
+	// on the day after it expires.
+	Expired bool `json:"expired,omitempty" jsonschema:"-"`
 }
 
 // Date is a calendar day, YYYY-MM-DD.

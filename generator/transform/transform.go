@@ -109,6 +109,10 @@ func Customize(t *Team) error {
 			continue
 		}
 		u := &unstructured.Unstructured{Object: m}
+		if gvk := u.GroupVersionKind(); gvk.Kind == "PolicyException" && slices.Contains(exceptionGroups, gvk.Group) {
+			errs = append(errs, fmt.Errorf("%s: a patch may not render a policy exception; declare it under spec.exceptions.policies, with a reason and an expiry date", manifest.Ref(u)))
+			continue
+		}
 		name, ok := fileOf[identity(u)]
 		if !ok {
 			errs = append(errs, fmt.Errorf("%s: a patch may change objects but not add, rename or move them", manifest.Ref(u)))
@@ -140,6 +144,10 @@ func sameJSON(a, b map[string]any) bool {
 func identity(o *unstructured.Unstructured) string {
 	return o.GetAPIVersion() + "/" + manifest.Ref(o)
 }
+
+// exceptionGroups are the API groups of Kyverno's PolicyExceptions, which only
+// spec.exceptions.policies renders (in the tenant file, out of a patch's reach).
+var exceptionGroups = []string{"policies.kyverno.io", "kyverno.io"}
 
 // protectedGroups are API groups whose objects carry platform protections a team's
 // patch may not change: its routes, middlewares (rate limits, allow lists, security

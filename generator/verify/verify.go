@@ -4,8 +4,9 @@
 //   - every pod template passes the Pod Security Standard "restricted" level, checked
 //     by k8s.io/pod-security-admission (after the team's patches);
 //   - tenant isolation: a team's directory holds only namespaced objects in the team's
-//     namespace, of kinds its Flux reconciler is granted; a tenant file holds only the
-//     team's namespace and objects in it;
+//     namespace, of kinds its Flux reconciler is granted, and never a Kyverno
+//     PolicyException; a tenant file holds only the team's namespace and objects in
+//     it; the reconciler's role grants nothing on Kyverno's policy kinds;
 //   - no object is rendered twice, and every directory builds with Flux's own build.
 package verify
 
@@ -131,6 +132,7 @@ func (c *Checker) Files(files []*manifest.File) (diag.List, []Object) {
 		}
 	}
 	v.healthChecks()
+	v.reconcilerManagesNoExceptions()
 	v.build()
 	return v.diags.Sort(), objects
 }
@@ -172,6 +174,9 @@ func (v *verifier) obj(f *manifest.File, o *unstructured.Unstructured, msg, hint
 }
 
 func (v *verifier) object(f *manifest.File, o *unstructured.Unstructured) {
+	if v.teamException(f, o) {
+		return
+	}
 	gvk := o.GroupVersionKind()
 	k, known := kinds[gvk]
 	if !known {

@@ -142,6 +142,42 @@ func TestHostileInputIsRefused(t *testing.T) {
 			want: []string{"RoleBinding/payments/sneaky", "may not manage rolebindings"},
 		},
 		{
+			name: "a team file holds a policy exception",
+			mutate: func(c *manifest.Cluster) {
+				for _, f := range c.Files {
+					if f.Path == "clusters/dev/teams/payments/api.yaml" {
+						f.Objects = append(f.Objects, &unstructured.Unstructured{Object: map[string]any{
+							"apiVersion": "policies.kyverno.io/v1", "kind": "PolicyException",
+							"metadata": map[string]any{"name": "all", "namespace": "payments"},
+							"spec": map[string]any{
+								"policyRefs":      []any{map[string]any{"name": "rampart-pod-security", "kind": "ValidatingPolicy"}},
+								"matchConditions": []any{map[string]any{"name": "all", "expression": "true"}},
+							},
+						}})
+					}
+				}
+			},
+			want: []string{"PolicyException/payments/all", "a team may not render a policy exception", "spec.exceptions.policies in teams/payments.yaml"},
+		},
+		{
+			name: "the tenant reconciler may manage policy exceptions",
+			mutate: func(c *manifest.Cluster) {
+				for _, f := range c.Files {
+					for _, o := range f.Objects {
+						if o.GetKind() == "ClusterRole" && o.GetName() == verify.TenantReconcilerRole {
+							rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+							rules = append(rules, map[string]any{
+								"apiGroups": []any{"policies.kyverno.io"}, "resources": []any{"policyexceptions"},
+								"verbs": []any{"create", "get", "list", "patch", "update", "watch"},
+							})
+							_ = unstructured.SetNestedSlice(o.Object, rules, "rules")
+						}
+					}
+				}
+			},
+			want: []string{"ClusterRole/" + verify.TenantReconcilerRole, "policies.kyverno.io/policyexceptions", "could apply its own policy exceptions"},
+		},
+		{
 			name:    "patch loosens an exposed app's route",
 			patches: []string{`[{"op":"replace","path":"/spec/routes/0/middlewares","value":[]}]`},
 			target:  &fluxapi.Selector{Kind: "IngressRoute", Name: "api"},

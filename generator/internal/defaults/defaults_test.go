@@ -3,6 +3,7 @@ package defaults_test
 import (
 	"encoding/json"
 	"os"
+	"reflect"
 	"testing"
 
 	"github.com/google/go-jsonnet"
@@ -60,5 +61,23 @@ local k = import 'k.libsonnet';
 	}
 	if _, err := os.Stat("../../../lib/defaults.libsonnet"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAdmissionCatalogueAgreesWithLib: the Go copy of the admission policies and
+// their rules equals lib/admission.libsonnet's catalogue.
+func TestAdmissionCatalogueAgreesWithLib(t *testing.T) {
+	vm := jsonnet.MakeVM()
+	vm.Importer(&jsonnet.FileImporter{JPaths: []string{"../../../lib"}})
+	js, err := vm.EvaluateAnonymousSnippet("admission_test.jsonnet", `(import 'admission.libsonnet').catalogue`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lib []defaults.AdmissionPolicy
+	if err := json.Unmarshal([]byte(js), &lib); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(lib, defaults.AdmissionPolicies) {
+		t.Errorf("lib/admission.libsonnet's catalogue is\n%+v\ngenerator/internal/defaults says\n%+v\nchange both", lib, defaults.AdmissionPolicies)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -463,8 +464,16 @@ func kyvernoClone(ctx context.Context, t *testing.T, srv *judge.Server, dyn dyna
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Kyverno's watcher of generated resources watches their kind everywhere.
-	w, err := kyverno.Resource(secretGVR).Watch(ctx, metav1.ListOptions{})
+	// Kyverno's watcher of generated resources watches their kind everywhere. The
+	// API server's authorizer sees the bindings just made once its RBAC informers
+	// have, which on a loaded machine takes a moment: a Forbidden is retried.
+	var w watch.Interface
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		w, err = kyverno.Resource(secretGVR).Watch(ctx, metav1.ListOptions{})
+		if err == nil || !apierrors.IsForbidden(err) || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatalf("as %s: watching Secrets cluster-wide, as Kyverno's watcher of generated resources does: %v", kyvernoSA, err)
 	}

@@ -276,15 +276,34 @@ func (s *Server) ensureDefaultServiceAccount(ctx context.Context, namespace stri
 // pod the controller would create. Warnings are left out: the workload's own
 // apply already reported them.
 func (s *Server) judgePodTemplate(ctx context.Context, o Object) ([]Result, error) {
+	pod, ok, err := PodFromTemplate(o)
+	if err != nil {
+		return []Result{{Object: o.Name(), File: o.File, Severity: SeverityError, Message: "pod template: " + err.Error()}}, nil
+	}
+	if !ok {
+		return nil, nil
+	}
+	ctx, _ = withWarnings(ctx)
+	_, err = s.dynamic.Resource(podGVR).Namespace(o.Data.GetNamespace()).Create(ctx, pod, metav1.CreateOptions{
+		DryRun:          []string{metav1.DryRunAll},
+		FieldManager:    fieldManager,
+		FieldValidation: metav1.FieldValidationStrict,
+	})
+	return s.verdict(o, "pod template: ", err, nil)
+}
+
+// PodFromTemplate is the Pod a workload's controller would create from its pod
+// template: the workload's name and namespace, the template's labels, annotations and
+// spec. ok is false for objects that are not namespaced workloads of apps or batch.
+func PodFromTemplate(o Object) (pod *unstructured.Unstructured, ok bool, err error) {
 	group := o.Data.GroupVersionKind().Group
 	tmplPath := manifest.PodTemplatePath(o.Data.GetKind())
 	if tmplPath == nil || (group != "apps" && group != "batch") || o.Data.GetNamespace() == "" || o.Data.GetName() == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	tmpl, found, err := unstructured.NestedMap(o.Data.Object, tmplPath...)
 	if err != nil || !found {
-		return []Result{{Object: o.Name(), File: o.File, Severity: SeverityError,
-			Message: "pod template: no " + strings.Join(tmplPath, ".")}}, nil
+		return nil, false, fmt.Errorf("no %s", strings.Join(tmplPath, "."))
 	}
 	tmplMeta, _, _ := unstructured.NestedMap(tmpl, "metadata")
 	podMeta := map[string]any{"name": o.Data.GetName(), "namespace": o.Data.GetNamespace()}
@@ -293,19 +312,12 @@ func (s *Server) judgePodTemplate(ctx context.Context, o Object) ([]Result, erro
 			podMeta[k] = v
 		}
 	}
-	pod := &unstructured.Unstructured{Object: map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1",
 		"kind":       "Pod",
 		"metadata":   podMeta,
 		"spec":       tmpl["spec"],
-	}}
-	ctx, _ = withWarnings(ctx)
-	_, err = s.dynamic.Resource(podGVR).Namespace(o.Data.GetNamespace()).Create(ctx, pod, metav1.CreateOptions{
-		DryRun:          []string{metav1.DryRunAll},
-		FieldManager:    fieldManager,
-		FieldValidation: metav1.FieldValidationStrict,
-	})
-	return s.verdict(o, "pod template: ", err, nil)
+	}}, true, nil
 }
 
 // warningsKey carries a request's warning sink in its context.
