@@ -176,7 +176,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	}
 
 	// load
-	lo := load.Options{Engine: cache.EngineID()}
+	lo := load.Options{Engine: cache.EngineID(), Now: now()}
 	if !opts.NoCache {
 		lo.Dir = opts.Dir
 	}
