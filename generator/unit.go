@@ -267,7 +267,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 			u.diags = append(u.diags, diag.Diagnostic{File: f.Path, Message: err.Error(), Severity: diag.Error})
 			return
 		}
-		u.files = append(u.files, cache.File{Path: f.Path, Layer: f.Layer, Team: f.Team, Sum: sha256.Sum256(b), Size: len(b), Data: b})
+		u.files = append(u.files, cache.NewFile(f.Path, f.Layer, f.Team, b))
 	}
 	diags, u.objects = c.checker.Files(files)
 	u.diags = diags

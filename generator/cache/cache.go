@@ -85,6 +85,11 @@ type File struct {
 	Data []byte
 }
 
+// NewFile is a rendered file with its size and digest.
+func NewFile(path string, layer manifest.Layer, team string, data []byte) File {
+	return File{Path: path, Layer: layer, Team: team, Sum: sha256.Sum256(data), Size: len(data), Data: data}
+}
+
 // Entry is a unit's verified output.
 type Entry struct {
 	// Files are the unit's encoded files (its tenant file and team directory).
@@ -202,14 +207,11 @@ func (c *Cache) Load(k Key, e *Entry) error {
 	return nil
 }
 
-// Put stores e under k, atomically.
+// Put stores e under k, atomically. Its files are made by NewFile (their Sum and Size
+// are stored as they are).
 func (c *Cache) Put(k Key, e *Entry) error {
 	if c == nil {
 		return nil
-	}
-	for i := range e.Files {
-		f := &e.Files[i]
-		f.Size, f.Sum = len(f.Data), sha256.Sum256(f.Data)
 	}
 	meta, err := marshalEntry(e)
 	if err != nil {

@@ -26,8 +26,8 @@ func TestRoundTripAndDistrust(t *testing.T) {
 	k := key("team", "cluster")
 	e := &cache.Entry{
 		Files: []cache.File{
-			{Path: "clusters/dev/teams/shop/web.yaml", Layer: manifest.LayerTeam, Team: "shop", Data: []byte(strings.Repeat("# larger than the metadata\n", 400))},
-			{Path: "clusters/dev/tenants/shop.yaml", Layer: manifest.LayerTenant, Team: "shop", Data: []byte("kind: Namespace\n")},
+			cache.NewFile("clusters/dev/teams/shop/web.yaml", manifest.LayerTeam, "shop", []byte(strings.Repeat("# larger than the metadata\n", 400))),
+			cache.NewFile("clusters/dev/tenants/shop.yaml", manifest.LayerTenant, "shop", []byte("kind: Namespace\n")),
 		},
 		Images: []string{"registry.example.com/shop/web:1.0.0"},
 		Pins:   map[string]string{"registry.example.com/shop/web:1.0.0": "registry.example.com/shop/web:1.0.0@sha256:00"},
