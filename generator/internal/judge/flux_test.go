@@ -23,7 +23,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -45,15 +44,16 @@ import (
 // health check is judged by its reason, not by Ready). Nothing else changes.
 
 var (
-	gitRepositoryGVR = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
-	kustomizationGVR = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
-	generatingGVR    = schema.GroupVersionResource{Group: "policies.kyverno.io", Version: "v1", Resource: "generatingpolicies"}
-	secretGVR        = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
-	namespaceGVR     = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	saGVR            = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
-	clusterRoleGVR   = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
-	crbGVR           = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
-	roleBindingGVR   = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
+	gitRepositoryGVR       = schema.GroupVersionResource{Group: "source.toolkit.fluxcd.io", Version: "v1", Resource: "gitrepositories"}
+	kustomizationGVR       = schema.GroupVersionResource{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Resource: "kustomizations"}
+	generatingGVR          = schema.GroupVersionResource{Group: "policies.kyverno.io", Version: "v1", Resource: "generatingpolicies"}
+	secretGVR              = schema.GroupVersionResource{Version: "v1", Resource: "secrets"}
+	namespaceGVR           = schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	saGVR                  = schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}
+	clusterRoleGVR         = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	crbGVR                 = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterrolebindings"}
+	roleBindingGVR         = schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "rolebindings"}
+	subjectAccessReviewGVR = schema.GroupVersionResource{Group: "authorization.k8s.io", Version: "v1", Resource: "subjectaccessreviews"}
 )
 
 const (
@@ -464,16 +464,13 @@ func kyvernoClone(ctx context.Context, t *testing.T, srv *judge.Server, dyn dyna
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Kyverno's watcher of generated resources watches their kind everywhere. The
-	// API server's authorizer sees the bindings just made once its RBAC informers
-	// have, which on a loaded machine takes a moment: a Forbidden is retried.
-	var w watch.Interface
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-		w, err = kyverno.Resource(secretGVR).Watch(ctx, metav1.ListOptions{})
-		if err == nil || !apierrors.IsForbidden(err) || time.Now().After(deadline) {
-			break
-		}
-	}
+	// Kyverno's watcher of generated resources watches their kind everywhere.
+	// The API server's authorizer sees the bindings just made once its RBAC
+	// informers have, which on a loaded machine takes a moment: ask it with a
+	// SubjectAccessReview (an answer, not a refusal in the audit log) until it
+	// allows, then watch as Kyverno would.
+	waitAllowed(ctx, t, dyn, kyvernoSA, "watch", "secrets")
+	w, err := kyverno.Resource(secretGVR).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatalf("as %s: watching Secrets cluster-wide, as Kyverno's watcher of generated resources does: %v", kyvernoSA, err)
 	}
@@ -507,6 +504,32 @@ func kyvernoClone(ctx context.Context, t *testing.T, srv *judge.Server, dyn dyna
 	}
 	sort.Strings(cloned)
 	return cloned
+}
+
+// waitAllowed waits until the API server's authorizer allows user to verb the
+// resource cluster-wide, as a SubjectAccessReview reports it.
+func waitAllowed(ctx context.Context, t *testing.T, dyn dynamic.Interface, user, verb, resource string) {
+	t.Helper()
+	review := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "authorization.k8s.io/v1",
+		"kind":       "SubjectAccessReview",
+		"spec": map[string]any{
+			"user":               user,
+			"resourceAttributes": map[string]any{"verb": verb, "resource": resource},
+		},
+	}}
+	var reason string
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got, err := dyn.Resource(subjectAccessReviewGVR).Create(ctx, review, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatalf("SubjectAccessReview for %s %s %s: %v", user, verb, resource, err)
+		}
+		if allowed, _, _ := unstructured.NestedBool(got.Object, "status", "allowed"); allowed {
+			return
+		}
+		reason, _, _ = unstructured.NestedString(got.Object, "status", "reason")
+	}
+	t.Fatalf("after 30s the API server still does not allow %s to %s %s cluster-wide (%s)", user, verb, resource, reason)
 }
 
 // parseClonePolicy reads the one policy shape the stand-in for Kyverno
