@@ -106,6 +106,9 @@ type Result struct {
 	// Units counts the units (teams × clusters) of the run: rendered, and reused
 	// from the render cache.
 	Units UnitCounts `json:"units"`
+	// Platforms counts the clusters' platform layers: evaluated, and reused from
+	// the render cache.
+	Platforms UnitCounts `json:"platforms"`
 }
 
 // UnitCounts counts a run's units.
@@ -210,6 +213,13 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Units = r.counts()
+	for _, c := range rendered {
+		if c.platformCached {
+			res.Platforms.Cached++
+		} else {
+			res.Platforms.Rendered++
+		}
+	}
 	var problems diag.List
 	for _, c := range rendered {
 		problems = append(problems, c.diags...)

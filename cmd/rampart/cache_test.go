@@ -12,8 +12,9 @@ import (
 
 // runOutput is what render and check print with --output json.
 type runOutput struct {
-	Changes []struct{ Path, Action string } `json:"changes"`
-	Units   struct{ Rendered, Cached int }  `json:"units"`
+	Changes   []struct{ Path, Action string } `json:"changes"`
+	Units     struct{ Rendered, Cached int }  `json:"units"`
+	Platforms struct{ Rendered, Cached int }  `json:"platforms"`
 }
 
 func runJSON(t *testing.T, wantCode int, args ...string) runOutput {
@@ -44,6 +45,15 @@ func wantUnits(t *testing.T, what string, o runOutput, rendered, cached int) {
 	}
 }
 
+// wantPlatforms checks how many clusters' platform layers a run evaluated and took
+// from the cache.
+func wantPlatforms(t *testing.T, what string, o runOutput, rendered, cached int) {
+	t.Helper()
+	if o.Platforms.Rendered != rendered || o.Platforms.Cached != cached {
+		t.Errorf("%s: evaluated %d and reused %d platform layers, want %d and %d", what, o.Platforms.Rendered, o.Platforms.Cached, rendered, cached)
+	}
+}
+
 // cacheEntries lists the render cache's entry files.
 func cacheEntries(t *testing.T, dir string) []string {
 	t.Helper()
@@ -68,10 +78,13 @@ func cacheEntries(t *testing.T, dir string) []string {
 func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	dir := copyRepo(t)
 	clusters := filepath.Join(dir, "clusters")
-	wantUnits(t, "cold render", runJSON(t, exitOK, "render", "-C", dir), 5, 0)
+	cold := runJSON(t, exitOK, "render", "-C", dir)
+	wantUnits(t, "cold render", cold, 5, 0)
+	wantPlatforms(t, "cold render", cold, 2, 0)
 	before := snapshot(t, clusters)
 	second := runJSON(t, exitOK, "render", "-C", dir)
 	wantUnits(t, "second render", second, 0, 5)
+	wantPlatforms(t, "second render", second, 0, 2)
 	if len(second.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Fatalf("a render from the cache changed clusters/: %v", changed(second))
 	}
@@ -80,6 +93,7 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	replaceIn(t, filepath.Join(dir, "teams", "ledger.yaml"), "replicas: 2", "replicas: 3")
 	out := runJSON(t, exitOK, "render", "-C", dir)
 	wantUnits(t, "ledger's replicas", out, 1, 4)
+	wantPlatforms(t, "ledger's replicas", out, 0, 2)
 	if got := changed(out); !slices.Equal(got, []string{"update clusters/prod-weu/teams/ledger/core.yaml"}) {
 		t.Errorf("ledger's replicas changed %v", got)
 	}
@@ -101,14 +115,15 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir)
 	wantUnits(t, "a change to lib/", out, 5, 0)
+	wantPlatforms(t, "a change to lib/", out, 2, 0)
 	if len(out.Changes) > 0 {
 		t.Errorf("a comment in lib/ changed %v", changed(out))
 	}
 
 	// Entries that are corrupt, truncated or filed under another key are ignored.
 	entries := cacheEntries(t, dir)
-	if len(entries) < 5 {
-		t.Fatalf("%d cache entries, want at least 5", len(entries))
+	if len(entries) < 7 {
+		t.Fatalf("%d cache entries, want at least 7 (5 units, 2 platform layers)", len(entries))
 	}
 	before = snapshot(t, clusters)
 	for i, p := range entries {
@@ -130,6 +145,7 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir)
 	wantUnits(t, "a render over untrustworthy entries", out, 5, 0)
+	wantPlatforms(t, "a render over untrustworthy entries", out, 2, 0)
 	if len(out.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Errorf("untrustworthy entries changed the output: %v", changed(out))
 	}

@@ -281,10 +281,11 @@ func reportFailedRun(opts *rootOptions, output outputFormat, res *generator.Resu
 func printChanges(w, errw io.Writer, output outputFormat, res *generator.Result, verb string) error {
 	if output == outputJSON {
 		return writeJSON(w, struct {
-			Changes  []write.Change       `json:"changes"`
-			Warnings diag.List            `json:"warnings"`
-			Units    generator.UnitCounts `json:"units"`
-		}{nonNil(res.Changes), nonNil(res.Warnings), res.Units})
+			Changes   []write.Change       `json:"changes"`
+			Warnings  diag.List            `json:"warnings"`
+			Units     generator.UnitCounts `json:"units"`
+			Platforms generator.UnitCounts `json:"platforms"`
+		}{nonNil(res.Changes), nonNil(res.Warnings), res.Units, res.Platforms})
 	}
 	printWarnings(errw, res.Warnings)
 	for _, c := range res.Changes {

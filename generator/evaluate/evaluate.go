@@ -77,11 +77,26 @@ func (e *Evaluator) Team(cluster, team, intents Arg) (*Output, error) {
 // Platform renders the cluster-wide platform layer; teams are the names of the teams
 // on the cluster.
 func (e *Evaluator) Platform(cluster Arg, teams []string) (*Output, error) {
+	js, err := e.PlatformJSON(cluster, teams)
+	if err != nil {
+		return nil, err
+	}
+	return e.DecodePlatform(js)
+}
+
+// PlatformJSON renders the platform layer as the templates' JSON, for a caller that
+// keeps it (the render caches it by its inputs); DecodePlatform reads it.
+func (e *Evaluator) PlatformJSON(cluster Arg, teams []string) ([]byte, error) {
 	names, err := json.Marshal(teams)
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s/%s: encoding the team names: %w", e.libName, PlatformEntry, err)
 	}
-	return e.eval(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}})
+	return e.evalJSON(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}})
+}
+
+// DecodePlatform reads what PlatformJSON returned.
+func (e *Evaluator) DecodePlatform(js []byte) (*Output, error) {
+	return decode(e.libName+"/"+PlatformEntry, js)
 }
 
 // arg is one named top-level argument.
@@ -100,7 +115,15 @@ func (e *Evaluator) vm() *jsonnet.VM {
 	return vm
 }
 
-func (e *Evaluator) eval(entry string, args []arg) (out *Output, err error) {
+func (e *Evaluator) eval(entry string, args []arg) (*Output, error) {
+	js, err := e.evalJSON(entry, args)
+	if err != nil {
+		return nil, err
+	}
+	return decode(e.libName+"/"+entry, js)
+}
+
+func (e *Evaluator) evalJSON(entry string, args []arg) (js []byte, err error) {
 	vm := e.vm()
 	defer func() {
 		// go-jsonnet is not expected to panic, but a panic must not cross our
@@ -124,12 +147,12 @@ func (e *Evaluator) eval(entry string, args []arg) (out *Output, err error) {
 	}
 	// Importing the entry point, rather than evaluating its text, lets the VM keep
 	// its parsed form between evaluations like any other file of lib/.
-	js, err := vm.EvaluateAnonymousSnippet(foundAt, fmt.Sprintf("import %q", entry))
+	out, err := vm.EvaluateAnonymousSnippet(foundAt, fmt.Sprintf("import %q", entry))
 	if err != nil {
 		// go-jsonnet's message already carries file:line:col of every frame.
 		return nil, fmt.Errorf("evaluating %s: %w", foundAt, cleanJsonnetError(err))
 	}
-	return decode(foundAt, []byte(js))
+	return []byte(out), nil
 }
 
 // rawOutput is the shape the entry points return.

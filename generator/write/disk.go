@@ -36,6 +36,20 @@ type osFS struct {
 
 func (d osFS) path(name string) string { return filepath.Join(d.root, filepath.FromSlash(name)) }
 
+// Stat is lstat(2): fs.Stat would otherwise open every file a no-op render asks
+// about, and a symbolic link in the output is never a file Rampart wrote.
+func (d osFS) Stat(name string) (fs.FileInfo, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: fs.ErrInvalid}
+	}
+	return os.Lstat(d.path(name))
+}
+
+// ReadFile reads a whole file in one go, as os.DirFS does.
+func (d osFS) ReadFile(name string) ([]byte, error) {
+	return fs.ReadFile(d.FS, name)
+}
+
 func (d osFS) MkdirAll(name string) error { return os.MkdirAll(d.path(name), 0o755) }
 
 func (d osFS) MkdirTemp(dir, pattern string) (string, error) {
