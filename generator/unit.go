@@ -98,7 +98,8 @@ type clusterRender struct {
 	plan       *plan.Cluster
 	clusterSum [sha256.Size]byte // of cluster.yaml's JSON, for the units' keys
 	clusterArg evaluate.Arg
-	// platformCached says the platform layer's templates' output came from the cache.
+	// platformCached says the platform layer (the templates' output and its
+	// verification) came from the render cache.
 	platformCached bool
 	files          []*manifest.File // root, platform and tenants' kustomization
 	objects        []verify.Object  // the platform's, for the duplicate check
@@ -120,8 +121,9 @@ type unitResult struct {
 	diags   diag.List
 }
 
-// renderPlatform evaluates a cluster's platform layer, lays out the cluster's own
-// files and verifies them, and prepares the Checker for its units.
+// renderPlatform evaluates a cluster's platform layer (or takes it and its
+// verification from the render cache), lays out the cluster's own files and
+// verifies them, and prepares the Checker for its units.
 func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	c := &clusterRender{plan: pc}
 	for _, u := range pc.Units {
@@ -139,11 +141,30 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	}
 	c.clusterSum = sha256.Sum256(b)
 	c.clusterArg = evaluate.ParseArg("cluster", b)
-	platform, err := r.platform(c, pc.Teams())
+	teams := pc.Teams()
+	names, err := json.Marshal(teams)
 	if err != nil {
-		return fail("rendering the platform layer of cluster %q: %v", name, err)
+		return fail("encoding the teams of cluster %q: %v", name, err)
 	}
-	c.files = transform.ClusterFiles(name, platform.Files, pc.Teams())
+	h := cache.NewHasher()
+	h.Add("layer", []byte("platform"))
+	h.Add("lib", []byte(r.inputs.lib))
+	h.Add("cluster", c.clusterSum[:])
+	h.Add("teams", names)
+	key := h.Key()
+	platform, entry := r.cachedPlatform(key)
+	c.platformCached = platform != nil
+	if platform == nil {
+		js, err := r.ev.PlatformJSON(c.clusterArg, teams)
+		if err == nil {
+			platform, err = r.ev.DecodePlatform(js)
+		}
+		if err != nil {
+			return fail("rendering the platform layer of cluster %q: %v", name, err)
+		}
+		entry = &cache.Entry{Files: []cache.File{cache.NewFile(platformEntry, manifest.LayerPlatform, "", js)}}
+	}
+	c.files = transform.ClusterFiles(name, platform.Files, teams)
 	var platformFiles []*manifest.File
 	for _, f := range c.files {
 		if f.Layer == manifest.LayerPlatform {
@@ -155,47 +176,39 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	if checker == nil {
 		return c
 	}
+	c.checker = checker
+	if c.platformCached {
+		c.objects = entry.Objects
+		c.diags = append(c.diags, entry.Warnings...)
+		return c
+	}
 	diags, c.objects = checker.Files(platformFiles)
 	c.diags = append(c.diags, diags...)
-	c.checker = checker
+	if diags.Err() == nil {
+		entry.Objects, entry.Warnings = c.objects, diags
+		if err := r.cache.Put(key, entry); err != nil {
+			r.log.Warn("render cache not written", "cluster", name, "error", err)
+		}
+	}
 	return c
 }
 
-// platform evaluates a cluster's platform layer, or reads the templates' output back
-// from the render cache under the layer's inputs (lib/, the cluster, its teams'
-// names). On a large fleet the layer costs about a tenth of a second a cluster (the
-// admission policies' CEL, a list of every team), more than all else a render that
-// changes nothing does for the cluster; its verification still runs every time.
-func (r *run) platform(c *clusterRender, teams []string) (*evaluate.Output, error) {
-	names, err := json.Marshal(teams)
+// cachedPlatform reads a cluster's platform layer back from the render cache: the
+// templates' output and its verification, stored under the layer's inputs (lib/, the
+// cluster, its teams' names). On a large fleet evaluating and verifying the layer
+// (the admission policies' CEL, a list of every team) costs more than all else a
+// render that changes nothing does for the cluster. It returns nil when the entry is
+// missing or cannot be trusted.
+func (r *run) cachedPlatform(key cache.Key) (*evaluate.Output, *cache.Entry) {
+	e, ok := r.cache.Get(key)
+	if !ok || len(e.Files) != 1 || r.cache.Load(key, e) != nil {
+		return nil, nil
+	}
+	out, err := r.ev.DecodePlatform(e.Files[0].Data)
 	if err != nil {
-		return nil, err
+		return nil, nil
 	}
-	h := cache.NewHasher()
-	h.Add("layer", []byte("platform"))
-	h.Add("lib", []byte(r.inputs.lib))
-	h.Add("cluster", c.clusterSum[:])
-	h.Add("teams", names)
-	key := h.Key()
-	if e, ok := r.cache.Get(key); ok && len(e.Files) == 1 && r.cache.Load(key, e) == nil {
-		if out, err := r.ev.DecodePlatform(e.Files[0].Data); err == nil {
-			c.platformCached = true
-			return out, nil
-		}
-	}
-	js, err := r.ev.PlatformJSON(c.clusterArg, teams)
-	if err != nil {
-		return nil, err
-	}
-	out, err := r.ev.DecodePlatform(js)
-	if err != nil {
-		return nil, err
-	}
-	entry := &cache.Entry{Files: []cache.File{cache.NewFile(platformEntry, manifest.LayerPlatform, "", js)}}
-	if err := r.cache.Put(key, entry); err != nil {
-		r.log.Warn("render cache not written", "cluster", c.plan.Name(), "error", err)
-	}
-	return out, nil
+	return out, e
 }
 
 // platformEntry names the one file of a platform layer's cache entry: the JSON the
