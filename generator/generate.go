@@ -433,8 +433,13 @@ func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clust
 	if bar.Drawing() {
 		level = slog.LevelDebug
 	}
+	g, _ = errgroup.WithContext(ctx)
+	g.SetLimit(workers)
 	for _, c := range out {
-		c.finish()
+		g.Go(func() error { c.finish(); return nil })
+	}
+	_ = g.Wait()
+	for _, c := range out {
 		r.units = append(r.units, c.units...)
 		r.log.Log(ctx, level, "cluster rendered", "cluster", c.plan.Name(), "teams", len(c.units), "rendered", c.count(false), "cached", c.count(true))
 	}

@@ -35,6 +35,19 @@ type Exception struct {
 	Expires string `json:"expires"`
 	// Source locates the exception for messages, e.g. "teams/payments.yaml:31:7".
 	Source string `json:"source,omitempty"`
+	// locate, when set, gives Source the first time a result carries the
+	// exception: finding its line decodes its file's positions, which a render
+	// of a thousand teams that reports nothing about their exceptions never needs.
+	locate func() string
+}
+
+// located is x with its Source.
+func (x Exception) located() Exception {
+	if x.Source == "" && x.locate != nil {
+		x.Source = x.locate()
+	}
+	x.locate = nil
+	return x
 }
 
 // ImageFinding is a finding in a particular image.
@@ -141,7 +154,7 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 	var active []*live
 	for _, x := range policy.Exceptions {
 		if expired, msg := exceptionExpired(x, today); expired {
-			v.Expired = append(v.Expired, ExpiredException{Exception: x, Message: msg})
+			v.Expired = append(v.Expired, ExpiredException{Exception: x.located(), Message: msg})
 			continue
 		}
 		l := &live{Exception: x, repos: map[string]bool{}}
@@ -185,7 +198,7 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 				continue
 			}
 			if cover != nil {
-				v.Covered = append(v.Covered, CoveredFinding{ImageFinding: fi, Exception: cover.Exception})
+				v.Covered = append(v.Covered, CoveredFinding{ImageFinding: fi, Exception: cover.Exception.located()})
 				continue
 			}
 			v.Blocking = append(v.Blocking, fi)
@@ -193,7 +206,7 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 	}
 	for _, x := range active {
 		if !x.used {
-			v.Unused = append(v.Unused, x.Exception)
+			v.Unused = append(v.Unused, x.Exception.located())
 		}
 	}
 	sortImageFindings(v.Blocking)
@@ -207,6 +220,10 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 // exceptionExpired reports whether x no longer applies on today (YYYY-MM-DD); an
 // unreadable date counts as expired, so a typo cannot extend an exception forever.
 func exceptionExpired(x Exception, today string) (bool, string) {
+	if _, err := time.Parse(time.DateOnly, x.Expires); err == nil && today <= x.Expires {
+		return false, ""
+	}
+	x = x.located()
 	where := x.ID
 	if x.Source != "" {
 		where = fmt.Sprintf("%s (%s)", x.ID, x.Source)

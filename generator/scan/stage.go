@@ -118,11 +118,12 @@ func Threshold(c *spec.Cluster) Severity {
 func PolicyFor(c *load.Cluster, t *load.Team) Policy {
 	p := Policy{Threshold: Threshold(c.Cluster), IgnoreUnfixed: c.Spec.Scan.IgnoreUnfixed}
 	for i, x := range t.Spec.Exceptions.Vulnerabilities {
-		field := fmt.Sprintf("spec.exceptions.vulnerabilities[%d]", i)
-		line, col := t.Pos.Lookup(field)
 		p.Exceptions = append(p.Exceptions, Exception{
 			ID: x.ID, Images: x.Images, Reason: x.Reason, Expires: string(x.Expires),
-			Source: fmt.Sprintf("%s:%d:%d", t.File, line, col),
+			locate: func() string {
+				line, col := t.Pos.Lookup(fmt.Sprintf("spec.exceptions.vulnerabilities[%d]", i))
+				return fmt.Sprintf("%s:%d:%d", t.File, line, col)
+			},
 		})
 	}
 	return p

@@ -143,7 +143,11 @@ func (c *Checker) Files(files []*manifest.File) (diag.List, []Object) {
 // resources and nothing else.
 func Duplicates(units ...[]Object) diag.List {
 	var out diag.List
-	seen := map[string]string{}
+	n := 0
+	for _, objs := range units {
+		n += len(objs)
+	}
+	seen := make(map[string]string, n)
 	for _, objs := range units {
 		for _, o := range objs {
 			if other, dup := seen[o.Key]; dup {
