@@ -56,14 +56,14 @@ local podVariables = [
 ];
 
 // names joins the names of a CEL list of objects, for a message.
-local names(xs) = '%s.map(x, x.name).join(", ")' % xs;
+local names(xs) = xs + '.map(x, x.name).join(", ")';
 
 // The restricted Pod Security level, control by control: what k8s.io/pod-security-
 // admission checks, which the render runs on every pod template (generator/verify) and
 // the team namespaces enforce too. As admission policy it also holds where a
 // namespace's labels were changed, and its reports say which control failed.
 local pssFix = 'pods run at the restricted Pod Security level, which the spec cannot loosen: remove it from the chart or patch that sets it';
-local seLinuxOK(o) = '(!has(%(o)s.type) || %(o)s.type in ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]) && !has(%(o)s.user) && !has(%(o)s.role)' % { o: o };
+local seLinuxOK(o) = '(!has(' + o + '.type) || ' + o + '.type in ["", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"]) && !has(' + o + '.user) && !has(' + o + '.role)';
 local safeSysctls = [
   'kernel.shm_rmid_forced',
   'net.ipv4.ip_local_port_range',
@@ -102,7 +102,7 @@ local podSecurity = {
         expression: 'variables.containers.filter(c, c.?securityContext.?privileged.orValue(false) || c.?securityContext.?windowsOptions.?hostProcess.orValue(false))',
       }],
       check: 'size(variables.privileged) == 0 && !object.spec.?securityContext.?windowsOptions.?hostProcess.orValue(false)',
-      problem: '"privileged or HostProcess containers (" + %s + ")"' % names('variables.privileged'),
+      problem: '"privileged or HostProcess containers (" + ' + names('variables.privileged') + ' + ")"',
       fix: pssFix,
     },
     {
@@ -113,7 +113,7 @@ local podSecurity = {
         expression: 'variables.containers.filter(c, !("ALL" in c.?securityContext.?capabilities.?drop.orValue([])) || c.?securityContext.?capabilities.?add.orValue([]).exists(a, a != "NET_BIND_SERVICE"))',
       }],
       check: 'size(variables.capabilities) == 0',
-      problem: '"containers " + %s + " do not drop ALL capabilities, or add one other than NET_BIND_SERVICE"' % names('variables.capabilities'),
+      problem: '"containers " + ' + names('variables.capabilities') + ' + " do not drop ALL capabilities, or add one other than NET_BIND_SERVICE"',
       fix: pssFix,
     },
     {
@@ -121,7 +121,7 @@ local podSecurity = {
       message: 'a volume mounts a directory of the node (hostPath)',
       variables: [{ name: 'hostPaths', expression: 'object.spec.?volumes.orValue([]).filter(v, has(v.hostPath))' }],
       check: 'size(variables.hostPaths) == 0',
-      problem: '"volumes " + %s + " mount a directory of the node (hostPath)"' % names('variables.hostPaths'),
+      problem: '"volumes " + ' + names('variables.hostPaths') + ' + " mount a directory of the node (hostPath)"',
       fix: 'declare writablePaths for the app for scratch space (an emptyDir each)',
     },
     {
@@ -132,7 +132,7 @@ local podSecurity = {
         expression: 'object.spec.?volumes.orValue([]).filter(v, !(has(v.configMap) || has(v.csi) || has(v.downwardAPI) || has(v.emptyDir) || has(v.ephemeral) || has(v.persistentVolumeClaim) || has(v.projected) || has(v.secret)))',
       }],
       check: 'size(variables.volumeTypes) == 0',
-      problem: '"volumes " + %s + " are of a type other than configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret"' % names('variables.volumeTypes'),
+      problem: '"volumes " + ' + names('variables.volumeTypes') + ' + " are of a type other than configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret"',
       fix: pssFix,
     },
     {
@@ -140,7 +140,7 @@ local podSecurity = {
       message: 'a container binds a port of the node (hostPort)',
       variables: [{ name: 'hostPorts', expression: 'variables.containers.filter(c, c.?ports.orValue([]).exists(p, p.?hostPort.orValue(0) != 0))' }],
       check: 'size(variables.hostPorts) == 0',
-      problem: '"containers " + %s + " bind a port of the node (hostPort)"' % names('variables.hostPorts'),
+      problem: '"containers " + ' + names('variables.hostPorts') + ' + " bind a port of the node (hostPort)"',
       fix: 'expose the app with expose.hosts (through the ingress controller) or let other apps call it with calls and allowCallsFrom',
     },
     {
@@ -148,7 +148,7 @@ local podSecurity = {
       message: 'a container does not set allowPrivilegeEscalation: false',
       variables: [{ name: 'escalation', expression: 'variables.containers.filter(c, c.?securityContext.?allowPrivilegeEscalation.orValue(true) != false)' }],
       check: 'size(variables.escalation) == 0',
-      problem: '"containers " + %s + " do not set allowPrivilegeEscalation: false"' % names('variables.escalation'),
+      problem: '"containers " + ' + names('variables.escalation') + ' + " do not set allowPrivilegeEscalation: false"',
       fix: pssFix,
     },
     {
@@ -159,7 +159,7 @@ local podSecurity = {
         expression: 'variables.containers.filter(c, !c.?securityContext.?runAsNonRoot.orValue(object.spec.?securityContext.?runAsNonRoot.orValue(false)))',
       }],
       check: 'size(variables.mayRunAsRoot) == 0',
-      problem: '"containers " + %s + " may run as root (runAsNonRoot is not true)"' % names('variables.mayRunAsRoot'),
+      problem: '"containers " + ' + names('variables.mayRunAsRoot') + ' + " may run as root (runAsNonRoot is not true)"',
       fix: 'apps run as a non-root user: set runAsUser (non-zero) for the app, or keep the default 10001',
     },
     {
@@ -167,7 +167,7 @@ local podSecurity = {
       message: 'the pod or a container runs as user 0 (root)',
       variables: [{ name: 'rootUser', expression: 'variables.containers.filter(c, c.?securityContext.?runAsUser.orValue(1) == 0)' }],
       check: 'object.spec.?securityContext.?runAsUser.orValue(1) != 0 && size(variables.rootUser) == 0',
-      problem: '"the pod or its containers (" + %s + ") run as user 0 (root)"' % names('variables.rootUser'),
+      problem: '"the pod or its containers (" + ' + names('variables.rootUser') + ' + ") run as user 0 (root)"',
       fix: 'apps run as a non-root user: set runAsUser (non-zero) for the app, or keep the default 10001',
     },
     {
@@ -178,7 +178,7 @@ local podSecurity = {
         { name: 'seccomp', expression: 'variables.containers.filter(c, !(c.?securityContext.?seccompProfile.?type.orValue(variables.podSeccomp) in ["RuntimeDefault", "Localhost"]))' },
       ],
       check: '(variables.podSeccomp == "" || variables.podSeccomp in ["RuntimeDefault", "Localhost"]) && size(variables.seccomp) == 0',
-      problem: '"the pod or its containers (" + %s + ") run without the RuntimeDefault or a Localhost seccomp profile"' % names('variables.seccomp'),
+      problem: '"the pod or its containers (" + ' + names('variables.seccomp') + ' + ") run without the RuntimeDefault or a Localhost seccomp profile"',
       fix: pssFix,
     },
     {
@@ -186,15 +186,15 @@ local podSecurity = {
       message: 'a container unmasks /proc (procMount is not Default)',
       variables: [{ name: 'procMount', expression: 'variables.containers.filter(c, c.?securityContext.?procMount.orValue("Default") != "Default")' }],
       check: 'size(variables.procMount) == 0',
-      problem: '"containers " + %s + " unmask /proc (procMount is not Default)"' % names('variables.procMount'),
+      problem: '"containers " + ' + names('variables.procMount') + ' + " unmask /proc (procMount is not Default)"',
       fix: pssFix,
     },
     {
       name: 'sysctls',
       message: 'the pod sets a sysctl outside the safe set',
-      variables: [{ name: 'sysctls', expression: 'object.spec.?securityContext.?sysctls.orValue([]).filter(s, !(s.name in %s))' % list(safeSysctls) }],
+      variables: [{ name: 'sysctls', expression: 'object.spec.?securityContext.?sysctls.orValue([]).filter(s, !(s.name in ' + list(safeSysctls) + '))' }],
       check: 'size(variables.sysctls) == 0',
-      problem: '"the pod sets sysctls outside the safe set (" + %s + ")"' % names('variables.sysctls'),
+      problem: '"the pod sets sysctls outside the safe set (" + ' + names('variables.sysctls') + ' + ")"',
       fix: pssFix,
     },
     {
@@ -208,7 +208,7 @@ local podSecurity = {
         },
       ],
       check: 'object.spec.?securityContext.?appArmorProfile.?type.orValue("RuntimeDefault") in ["RuntimeDefault", "Localhost"] && size(variables.appArmor) == 0 && size(variables.appArmorAnnotations) == 0',
-      problem: '"the pod or its containers (" + %s + ") run with an AppArmor profile other than RuntimeDefault or Localhost"' % names('variables.appArmor'),
+      problem: '"the pod or its containers (" + ' + names('variables.appArmor') + ' + ") run with an AppArmor profile other than RuntimeDefault or Localhost"',
       fix: pssFix,
     },
     {
@@ -216,10 +216,10 @@ local podSecurity = {
       message: 'the pod or a container sets SELinux options the restricted level does not allow',
       variables: [{
         name: 'seLinux',
-        expression: 'variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.seLinuxOptions) && !(%s))' % seLinuxOK('c.securityContext.seLinuxOptions'),
+        expression: 'variables.containers.filter(c, has(c.securityContext) && has(c.securityContext.seLinuxOptions) && !(' + seLinuxOK('c.securityContext.seLinuxOptions') + '))',
       }],
-      check: '(!has(object.spec.securityContext) || !has(object.spec.securityContext.seLinuxOptions) || (%s)) && size(variables.seLinux) == 0' % seLinuxOK('object.spec.securityContext.seLinuxOptions'),
-      problem: '"the pod or its containers (" + %s + ") set an SELinux user, role or type the restricted level does not allow"' % names('variables.seLinux'),
+      check: '(!has(object.spec.securityContext) || !has(object.spec.securityContext.seLinuxOptions) || (' + seLinuxOK('object.spec.securityContext.seLinuxOptions') + ')) && size(variables.seLinux) == 0',
+      problem: '"the pod or its containers (" + ' + names('variables.seLinux') + ' + ") set an SELinux user, role or type the restricted level does not allow"',
       fix: pssFix,
     },
   ],
@@ -242,7 +242,7 @@ local resources = {
       expression: '(object.spec.containers + object.spec.?initContainers.orValue([])).filter(c, !(has(c.resources) && has(c.resources.requests) && has(c.resources.requests.memory) && has(c.resources.limits) && has(c.resources.limits.memory)))',
     }],
     check: 'size(variables.noMemory) == 0',
-    problem: '"containers " + %s + " have no memory request or no memory limit"' % names('variables.noMemory'),
+    problem: '"containers " + ' + names('variables.noMemory') + ' + " have no memory request or no memory limit"',
     fix: 'set resources.memory for the app: Rampart sets the request and the limit from it',
   }],
 };
@@ -262,9 +262,9 @@ local images(cluster) = {
       name: 'allowed-registries',
       enabled: std.length(registries) > 0,
       message: 'an image is not from a registry the cluster allows',
-      variables: [{ name: 'foreign', expression: 'variables.containers.filter(c, !%s.exists(r, c.image.startsWith(r)))' % list(registries) }],
+      variables: [{ name: 'foreign', expression: 'variables.containers.filter(c, !' + list(registries) + '.exists(r, c.image.startsWith(r)))' }],
       check: 'size(variables.foreign) == 0',
-      problem: '"images " + variables.foreign.map(c, c.image).join(", ") + " are not from an allowed registry (%s)"' % std.join(', ', registries),
+      problem: '"images " + variables.foreign.map(c, c.image).join(", ") + " are not from an allowed registry (' + std.join(', ', registries) + ')"',
       fix: 'use an image from an allowed registry in the app\'s image',
     },
     {
@@ -346,7 +346,7 @@ local tokenSecrets = {
 // name of its attestor.
 local signers(cluster) =
   local s = get(get(cluster.spec, 'policy', {}), 'trustedSigners', []);
-  [s[i] { attestor: 'signer%d' % i } for i in std.range(0, std.length(s) - 1)];
+  [s[i] { attestor: 'signer' + i } for i in std.range(0, std.length(s) - 1)];
 
 local imageSignatures = {
   name: 'rampart-image-signatures',
@@ -402,9 +402,9 @@ local imageSignatures = {
   // says whose object it is, what is wrong, what to change in the spec, and what an
   // exception would name.
   local validation(p, r) = {
-    expression: '%s in exceptions.allowedValues || (%s)' % [lit(r.name), r.check],
-    message: '%s: %s [policy %s, rule %s]' % [p.name, r.message, p.name, r.name],
-    messageExpression: 'variables.team + "/" + variables.app + ": " + %s + "; %s; deploy through teams/" + variables.team + ".yaml [policy %s, rule %s]"' % [r.problem, r.fix, p.name, r.name],
+    expression: lit(r.name) + ' in exceptions.allowedValues || (' + r.check + ')',
+    message: p.name + ': ' + r.message + ' [policy ' + p.name + ', rule ' + r.name + ']',
+    messageExpression: 'variables.team + "/" + variables.app + ": " + ' + r.problem + ' + "; ' + r.fix + '; deploy through teams/" + variables.team + ".yaml [policy ' + p.name + ', rule ' + r.name + ']"',
   },
 
   validatingPolicy(cluster, p)::
@@ -437,9 +437,9 @@ local imageSignatures = {
         ],
         validations: [
           {
-            expression: '%s.filter(i, i.startsWith(%s)).all(i, verifyImageSignatures(i, [attestors.%s]) > 0)' % [all, lit(x.registry), x.attestor],
-            message: '%s: an image from %s is not signed by its trusted signer [policy %s]' % [p.name, x.registry, p.name],
-            messageExpression: '(has(object.metadata.namespace) ? object.metadata.namespace : "") + ": images " + %s.filter(i, i.startsWith(%s)).join(", ") + " must be signed by the trusted signer of %s; publish signed images and deploy through teams/" + (has(object.metadata.namespace) ? object.metadata.namespace : "") + ".yaml [policy %s]"' % [all, lit(x.registry), x.registry, p.name],
+            expression: all + '.filter(i, i.startsWith(' + lit(x.registry) + ')).all(i, verifyImageSignatures(i, [attestors.' + x.attestor + ']) > 0)',
+            message: p.name + ': an image from ' + x.registry + ' is not signed by its trusted signer [policy ' + p.name + ']',
+            messageExpression: '(has(object.metadata.namespace) ? object.metadata.namespace : "") + ": images " + ' + all + '.filter(i, i.startsWith(' + lit(x.registry) + ')).join(", ") + " must be signed by the trusted signer of ' + x.registry + '; publish signed images and deploy through teams/" + (has(object.metadata.namespace) ? object.metadata.namespace : "") + ".yaml [policy ' + p.name + ']"',
           }
           for x in s
         ],
@@ -466,10 +466,10 @@ local imageSignatures = {
     local set = list(apps);
     local label = 'object.metadata.?labels[?"app.kubernetes.io/name"].orValue("")';
     local byKind = {
-      Deployment: '(object.kind == "Deployment" && object.metadata.name in %s)' % set,
-      ReplicaSet: '(object.kind == "ReplicaSet" && %(label)s in %(set)s && object.metadata.?ownerReferences.orValue([]).exists(o, o.kind == "Deployment" && o.name == %(label)s))' % { label: label, set: set },
-      Pod: '(object.kind == "Pod" && %(label)s in %(set)s && object.spec.?serviceAccountName.orValue("") == %(label)s)' % { label: label, set: set },
-      Service: '(object.kind == "Service" && object.metadata.name in %s)' % set,
+      Deployment: '(object.kind == "Deployment" && object.metadata.name in ' + set + ')',
+      ReplicaSet: '(object.kind == "ReplicaSet" && ' + label + ' in ' + set + ' && object.metadata.?ownerReferences.orValue([]).exists(o, o.kind == "Deployment" && o.name == ' + label + '))',
+      Pod: '(object.kind == "Pod" && ' + label + ' in ' + set + ' && object.spec.?serviceAccountName.orValue("") == ' + label + ')',
+      Service: '(object.kind == "Service" && object.metadata.name in ' + set + ')',
     };
     std.join(' || ', [byKind[kd] for kd in kinds]),
 
@@ -482,7 +482,7 @@ local imageSignatures = {
       spec: {
         policyRefs: [{ name: e.policy, kind: p.kind }],
         matchConditions: [
-          { name: 'team-namespace', expression: 'has(object.metadata.namespace) && object.metadata.namespace == %s' % lit(ns) },
+          { name: 'team-namespace', expression: 'has(object.metadata.namespace) && object.metadata.namespace == ' + lit(ns) + '' },
           { name: 'apps', expression: appsMatch(p.exceptionKinds, apps) },
         ],
         [if std.length(rules) > 0 then 'allowedValues']: rules,

@@ -45,7 +45,7 @@ local labels = { 'app.kubernetes.io/managed-by': 'rampart' };
         },
         variables: [{
           name: 'source',
-          expression: 'resource.Get("v1", "secrets", %s, %s)' % [std.escapeStringJson(ns), std.escapeStringJson($.secretName(cluster))],
+          expression: 'resource.Get("v1", "secrets", ' + std.escapeStringJson(ns) + ', ' + std.escapeStringJson($.secretName(cluster)) + ')',
         }],
         generate: [{ expression: 'generator.Apply(object.metadata.name, [variables.source])' }],
       },

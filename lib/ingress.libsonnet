@@ -43,9 +43,9 @@ local paths(app) = std.uniq(std.sort(k.get(app.expose, 'paths', d.ingress.paths)
 // as its certificate does.
 local hostRule(host) =
   if std.startsWith(host, '*.') then
-    'HostRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?%s$`)' % std.strReplace(std.substr(host, 1, std.length(host) - 1), '.', '\\.')
+    'HostRegexp(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?' + std.strReplace(std.substr(host, 1, std.length(host) - 1), '.', '\\.') + '$`)'
   else
-    'Host(`%s`)' % host;
+    'Host(`' + host + '`)';
 
 local anyOf(rules) = if std.length(rules) == 1 then rules[0] else '(' + std.join(' || ', rules) + ')';
 
@@ -54,7 +54,7 @@ local anyOf(rules) = if std.length(rules) == 1 then rules[0] else '(' + std.join
 local match(cluster, app) =
   local ps = paths(app);
   local hostPart = anyOf([hostRule(h) for h in hosts(cluster, app)]);
-  if ps == ['/'] then hostPart else hostPart + ' && ' + anyOf(['PathPrefix(`%s`)' % p for p in ps]);
+  if ps == ['/'] then hostPart else hostPart + ' && ' + anyOf(['PathPrefix(`' + p + '`)' for p in ps]);
 
 local entryPoints(cluster) = {
   web: k.get(k.get(ingress(cluster), 'entryPoints', {}), 'web', d.ingress.entryPoints.web),

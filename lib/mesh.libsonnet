@@ -39,7 +39,7 @@ local apiVersion = 'security.istio.io/v1';
       else if get(mesh, 'revision', '') != '' then { 'istio.io/rev': mesh.revision }
       else { 'istio-injection': 'enabled' },
 
-  principal(cluster, ns, sa):: '%s/ns/%s/sa/%s' % [self.trustDomain(cluster), ns, sa],
+  principal(cluster, ns, sa):: self.trustDomain(cluster) + '/ns/' + ns + '/sa/' + sa,
 
   peerAuthentication(name, ns, labels):: k.object(apiVersion, 'PeerAuthentication', name, ns, labels) {
     spec: { mtls: { mode: 'STRICT' } },

@@ -34,7 +34,7 @@ local k = import 'k.libsonnet';
           interval: interval,
           retryInterval: '2m',
           timeout: d.cluster.tenantTimeout,
-          path: './clusters/%s/teams/%s' % [cluster.metadata.name, ns],
+          path: './clusters/' + cluster.metadata.name + '/teams/' + ns,
           prune: true,
           wait: true,
           sourceRef: { kind: 'GitRepository', name: 'rampart' },

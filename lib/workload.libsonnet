@@ -21,7 +21,7 @@ local probe(p, port) = if p == null then null else {
 
   // writableVolumes names one emptyDir per declared writable path.
   writableVolumes(app):: [
-    { name: 'writable-%d' % i, path: k.get(app, 'writablePaths', [])[i] }
+    { name: 'writable-' + i, path: k.get(app, 'writablePaths', [])[i] }
     for i in std.range(0, std.length(k.get(app, 'writablePaths', [])) - 1)
   ],
 
