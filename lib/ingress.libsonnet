@@ -31,7 +31,7 @@ local ingress(cluster) = cluster.spec.ingress;
 
 // hostName expands a single DNS label to <label>.<first domain of the cluster>.
 local hostName(cluster, host) =
-  if std.length(std.findSubstr('.', host)) > 0 then host else host + '.' + ingress(cluster).domains[0];
+  if std.length(std.splitLimit(host, '.', 1)) > 1 then host else host + '.' + ingress(cluster).domains[0];
 
 // hosts are the app's host names on this cluster, sorted and without duplicates.
 local hosts(cluster, app) = std.uniq(std.sort([hostName(cluster, h) for h in app.expose.hosts]));

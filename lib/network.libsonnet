@@ -134,7 +134,7 @@ local apps(team) = get(team.spec, 'apps', []);
     local ns = team.metadata.name;
     local dns = cluster.spec.dns;
     local hosts = $.hostEgress(app);
-    local fqdn(h) = if std.length(std.findSubstr('*', h)) > 0 then { matchPattern: h } else { matchName: h };
+    local fqdn(h) = if std.length(std.splitLimit(h, '*', 1)) > 1 then { matchPattern: h } else { matchName: h };
     local ciliumPorts(ps) = [{ port: std.toString(p.port), protocol: get(p, 'protocol', 'TCP') } for p in ps];
     k.object('cilium.io/v2', 'CiliumNetworkPolicy', app.name, ns, k.labels(ns, app.name)) {
       spec: {
