@@ -131,6 +131,7 @@ Exit codes:
 		newValidateCmd(opts),
 		newCheckCmd(opts),
 		newReachCmd(opts),
+		newDiffCmd(opts),
 		newScanCmd(opts),
 		newSchemaCmd(opts),
 		newVersionCmd(opts),
