@@ -81,3 +81,32 @@ func TestDiffAfterASpecChange(t *testing.T) {
 		t.Errorf("diff with a bad base: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestReportWritesTheFullReportBesideAShortenedOne(t *testing.T) {
+	dir := renderedRepo(t)
+	replaceIn(t, filepath.Join(dir, "teams", "storefront.yaml"), "replicas: 2", "replicas: 4")
+	out := filepath.Join(dir, "report.md")
+	r := runCLI(t, "report", "-C", dir, "--base", "main", "--output-file", out, "--max-chars", "900")
+	if r.code != exitOK {
+		t.Fatalf("report: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	md, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.ReadFile(filepath.Join(dir, "report.full.md"))
+	if err != nil {
+		t.Fatalf("no full report beside the shortened one: %v", err)
+	}
+	if len([]rune(string(md))) > 900 || !strings.Contains(string(md), "report.full.md") || !strings.Contains(string(full), "replicas 2 → 4") {
+		t.Errorf("shortened report (%d chars):\n%s\nfull:\n%s", len([]rune(string(md))), md, full)
+	}
+	r = runCLI(t, "report", "-C", dir, "--base", "main", "-o", "json")
+	var rep struct {
+		Diff struct{ Counts struct{ Changed int } }
+		Gate struct{ Passed bool }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Diff.Counts.Changed != 2 || !rep.Gate.Passed {
+		t.Errorf("report -o json: %v %+v\n%s", err, rep, r.stdout)
+	}
+}

@@ -132,6 +132,7 @@ Exit codes:
 		newCheckCmd(opts),
 		newReachCmd(opts),
 		newDiffCmd(opts),
+		newReportCmd(opts),
 		newScanCmd(opts),
 		newSchemaCmd(opts),
 		newVersionCmd(opts),

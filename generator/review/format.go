@@ -78,7 +78,7 @@ func (d *Diff) markdown() string {
 	fmt.Fprintf(&b, "**Rendered changes:** %s against `%s`\n", d.Summary(), d.baseName())
 	for _, c := range d.Clusters {
 		b.WriteString("\n")
-		writeClusterObjects(&b, &c, detailObjects)
+		writeClusterObjects(&b, &c, detailObjects, "`"+c.Cluster+"`")
 	}
 	return b.String()
 }
@@ -93,9 +93,9 @@ const (
 	detailCounts                // the cluster's counts only
 )
 
-func writeClusterObjects(b *strings.Builder, c *ClusterDiff, level detail) {
+func writeClusterObjects(b *strings.Builder, c *ClusterDiff, level detail, heading string) {
 	n := c.Counts()
-	fmt.Fprintf(b, "#### `%s`: +%d ~%d -%d\n\n", c.Cluster, n.Added, n.Changed, n.Removed)
+	fmt.Fprintf(b, "#### %s: +%d ~%d -%d\n\n", heading, n.Added, n.Changed, n.Removed)
 	if level == detailCounts {
 		return
 	}

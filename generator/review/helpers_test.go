@@ -50,6 +50,9 @@ func copyTree(t testing.TB, dst string, dirs ...string) {
 			if err != nil {
 				return err
 			}
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, rel)), 0o755); err != nil {
+				return err
+			}
 			return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
 		})
 		if err != nil {

@@ -174,3 +174,30 @@ func short(commit string) string {
 	}
 	return commit
 }
+
+// onlyClusters is a tree restricted to some clusters.
+type onlyClusters struct {
+	Tree
+	blobs map[string]string
+}
+
+// Only restricts a tree to the named clusters (all of them when none are named), for
+// a run that renders one shard.
+func Only(t Tree, clusters []string) Tree {
+	if len(clusters) == 0 {
+		return t
+	}
+	keep := map[string]bool{}
+	for _, c := range clusters {
+		keep[c] = true
+	}
+	blobs := map[string]string{}
+	for p, id := range t.Blobs() {
+		if keep[clusterOf(p)] {
+			blobs[p] = id
+		}
+	}
+	return &onlyClusters{Tree: t, blobs: blobs}
+}
+
+func (t *onlyClusters) Blobs() map[string]string { return t.blobs }
