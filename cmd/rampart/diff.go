@@ -93,3 +93,22 @@ checkout, pass --base origin/<base branch> after fetching it.`,
 	addReviewOutputFlag(cmd, &output)
 	return cmd
 }
+
+// deprecateFlag marks an old spelling of a flag deprecated with cobra's flag
+// deprecation (hidden from help, a notice when used). Cobra prints that notice to
+// the command's output writer, which is stdout here, where it would corrupt a JSON
+// or SARIF report; the command's output goes to stderr instead, and its help still
+// to stdout.
+func deprecateFlag(cmd *cobra.Command, opts *rootOptions, name, message string) {
+	_ = cmd.Flags().MarkDeprecated(name, message)
+	if f := cmd.Flags().Lookup(name); f != nil && f.Shorthand != "" {
+		_ = cmd.Flags().MarkShorthandDeprecated(name, message)
+	}
+	help := cmd.HelpFunc()
+	cmd.SetOut(opts.stderr)
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		c.SetOut(opts.stdout)
+		defer c.SetOut(opts.stderr)
+		help(c, args)
+	})
+}

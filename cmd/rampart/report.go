@@ -93,6 +93,8 @@ is written to clusters/. Exit 0 when the report is written, whatever the gate sa
 	}
 	addBaseFlag(cmd, &base)
 	addReviewOutputFlag(cmd, &output)
+	cmd.Flags().Var(&output, "format", "report format (deprecated: use --output)")
+	deprecateFlag(cmd, opts, "format", "use --output instead")
 	cmd.Flags().StringVar(&outFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().StringVar(&fullFile, "full-report", "", "where the complete report goes when the markdown is shortened")
 	cmd.Flags().IntVar(&limit, "max-chars", review.MaxComment, "longest markdown to write, in characters")
