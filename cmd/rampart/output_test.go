@@ -52,3 +52,32 @@ func TestScanFormatIsADeprecatedAlias(t *testing.T) {
 		t.Errorf("scan --help should show --output and hide --format:\n%s", r.stdout)
 	}
 }
+
+func TestPRSaysWhatItNeeds(t *testing.T) {
+	t.Setenv("GITHUB_TOKEN", "")
+	t.Setenv("GITHUB_REPOSITORY", "")
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no repository", nil, nil, "GITHUB_REPOSITORY or --repo"},
+		{"no token", map[string]string{"GITHUB_REPOSITORY": "example/platform"}, nil, "set GITHUB_TOKEN"},
+		{"bad author", map[string]string{"GITHUB_TOKEN": "t"}, []string{"--repo", "example/platform", "--author", "bot"}, `want "Name <email>"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			r := runCLI(t, append([]string{"pr"}, tt.args...)...)
+			if r.code != exitBadInput || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+	if r := runCLI(t, "pr", "--help"); !strings.Contains(r.stdout, "force") && !strings.Contains(r.stdout, "lease") {
+		t.Errorf("pr --help does not explain the push:\n%s", r.stdout)
+	}
+}

@@ -133,6 +133,7 @@ Exit codes:
 		newReachCmd(opts),
 		newDiffCmd(opts),
 		newReportCmd(opts),
+		newPRCmd(opts),
 		newScanCmd(opts),
 		newSchemaCmd(opts),
 		newVersionCmd(opts),

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -208,4 +209,55 @@ func (r *Repo) Refs(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return strings.Split(out, "\n"), nil
+}
+
+// RemoteBranch is the commit a remote's branch points at, or "" when it has none
+// (one `git ls-remote`, so the lease below is against what the remote holds now).
+func (r *Repo) RemoteBranch(ctx context.Context, remote, branch string) (string, error) {
+	out, err := r.Run(ctx, "ls-remote", "--heads", remote, "refs/heads/"+branch)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[1] == "refs/heads/"+branch {
+			return f[0], nil
+		}
+	}
+	return "", nil
+}
+
+// Fetch fetches refspecs from a remote.
+func (r *Repo) Fetch(ctx context.Context, remote string, refspecs ...string) error {
+	_, err := r.Run(ctx, append([]string{"fetch", "--quiet", "--no-tags", remote}, refspecs...)...)
+	return err
+}
+
+// TreeWith is the tree of commit with the directory dir replaced by the working
+// tree's (as `git add -A dir` sees it, .gitignore applied), built in a temporary
+// index so the user's index and working tree stay as they are.
+func (r *Repo) TreeWith(ctx context.Context, commit, dir, tmpIndex string) (string, error) {
+	ix := &Repo{Dir: r.Dir, Env: append(slices.Clone(r.Env), "GIT_INDEX_FILE="+tmpIndex)}
+	if _, err := ix.Run(ctx, "read-tree", commit); err != nil {
+		return "", err
+	}
+	if _, err := ix.Run(ctx, "add", "-A", "--", dir); err != nil {
+		return "", err
+	}
+	return ix.Run(ctx, "write-tree")
+}
+
+// CommitTree makes a commit of tree with one parent and message; author and
+// committer come from Env (GIT_AUTHOR_NAME, …).
+func (r *Repo) CommitTree(ctx context.Context, tree, parent, message string) (string, error) {
+	out, err := r.Output(ctx, strings.NewReader(message), "commit-tree", tree, "-p", parent, "-F", "-")
+	return strings.TrimSpace(string(out)), err
+}
+
+// PushWithLease pushes commit to the remote's branch only if the branch still points
+// at expected ("" means: only if the branch does not exist), the lease a force push
+// needs so it never overwrites a commit it has not seen.
+func (r *Repo) PushWithLease(ctx context.Context, remote, commit, branch, expected string) error {
+	ref := "refs/heads/" + branch
+	_, err := r.Run(ctx, "push", "--quiet", "--force-with-lease="+ref+":"+expected, remote, commit+":"+ref)
+	return err
 }
