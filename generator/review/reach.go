@@ -1,10 +1,12 @@
 package review
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -58,15 +60,18 @@ func (c *ClusterReach) Counts() Counts {
 type ReachOptions map[string]reach.Options
 
 // ReachChanges evaluates the reachability of each named cluster at the base and the
-// head (generator/reach, from the rendered objects) and keeps what changed.
+// head (generator/reach, from the rendered objects) and keeps what changed. Each
+// distinct file (by blob id) is decoded once for both sides, and only the documents
+// of the kinds reachability reads.
 func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts ReachOptions) ([]ClusterReach, error) {
 	var out []ClusterReach
+	decoded := map[string][]*unstructured.Unstructured{} // blob id → objects
 	for _, name := range clusters {
-		b, err := evaluate(ctx, base, name, opts[name])
+		b, err := evaluate(ctx, base, name, opts[name], decoded)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating the reachability of cluster %q at the base: %w", name, err)
 		}
-		h, err := evaluate(ctx, head, name, opts[name])
+		h, err := evaluate(ctx, head, name, opts[name], decoded)
 		if err != nil {
 			return nil, fmt.Errorf("evaluating the reachability of cluster %q: %w", name, err)
 		}
@@ -75,26 +80,68 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	return out, nil
 }
 
-func evaluate(ctx context.Context, t Tree, cluster string, o reach.Options) (*reach.Report, error) {
-	var paths []string
-	for p := range t.Blobs() {
-		if clusterOf(p) == cluster {
-			paths = append(paths, p)
+// reachKinds are the kinds generator/reach reads.
+var reachKinds = map[string]bool{
+	"Namespace": true, "Service": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true,
+	"NetworkPolicy": true, "CiliumNetworkPolicy": true, "PeerAuthentication": true, "AuthorizationPolicy": true,
+}
+
+// decodeReach decodes the documents of a rendered file whose kind reachability
+// reads. Rendered files are written with sorted keys, so a document's kind is its
+// top-level "kind: X" line; other documents are not parsed.
+func decodeReach(b []byte) ([]*unstructured.Unstructured, error) {
+	var keep [][]byte
+	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
+		kind := ""
+		for _, line := range bytes.Split(doc, []byte("\n")) {
+			if k, ok := bytes.CutPrefix(line, []byte("kind: ")); ok {
+				kind = string(bytes.TrimSpace(k))
+				break
+			}
+		}
+		if reachKinds[kind] {
+			keep = append(keep, doc)
 		}
 	}
-	if len(paths) == 0 {
-		return &reach.Report{Cluster: cluster}, nil
+	if len(keep) == 0 {
+		return nil, nil
 	}
-	files, err := t.Read(ctx, paths)
+	objs, err := manifest.Decode(bytes.Join(keep, []byte("\n---\n")))
 	if err != nil {
 		return nil, err
 	}
-	c, err := manifest.DecodeCluster(cluster, files)
-	if err != nil {
-		return nil, err
+	return slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return len(o.Object) == 0 }), nil
+}
+
+func evaluate(ctx context.Context, t Tree, cluster string, o reach.Options, decoded map[string][]*unstructured.Unstructured) (*reach.Report, error) {
+	blobs := t.Blobs()
+	var paths, todo []string
+	for p := range blobs {
+		if clusterOf(p) == cluster && path.Base(p) != "kustomization.yaml" {
+			paths = append(paths, p)
+			if _, ok := decoded[blobs[p]]; !ok {
+				todo = append(todo, p)
+			}
+		}
 	}
-	for _, f := range c.Files {
-		f.Objects = slices.DeleteFunc(f.Objects, func(o *unstructured.Unstructured) bool { return len(o.Object) == 0 })
+	slices.Sort(paths)
+	if len(todo) > 0 {
+		files, err := t.Read(ctx, todo)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range todo {
+			objs, err := decodeReach(files[p])
+			if err != nil {
+				return nil, fmt.Errorf("decoding %s: %w", p, err)
+			}
+			decoded[blobs[p]] = objs
+		}
+	}
+	c := &manifest.Cluster{Name: cluster}
+	for _, p := range paths {
+		layer, team := manifest.Classify(p)
+		c.Files = append(c.Files, &manifest.File{Path: p, Layer: layer, Team: team, Objects: decoded[blobs[p]]})
 	}
 	return reach.Evaluate(c, o)
 }

@@ -60,11 +60,22 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 	ro := ReachOptions{}
 	for _, c := range d.Clusters {
 		clusters = append(clusters, c.Cluster)
+		o := reach.Options{}
 		if in.Inventory != nil {
 			if inv := in.Inventory.Cluster(c.Cluster); inv != nil {
-				ro[c.Cluster] = reach.Options{TrustDomain: inv.Spec.Mesh.TrustDomain, RootNamespace: inv.Spec.Mesh.RootNamespace}
+				o = reach.Options{TrustDomain: inv.Spec.Mesh.TrustDomain, RootNamespace: inv.Spec.Mesh.RootNamespace}
 			}
 		}
+		// Only flows from or to the teams that changed can change, unless the
+		// platform layer (the mesh's root namespace policies, …) did.
+		for _, t := range c.Teams {
+			if t.Team == "" {
+				o.Focus = nil
+				break
+			}
+			o.Focus = append(o.Focus, t.Team)
+		}
+		ro[c.Cluster] = o
 	}
 	rc, err := ReachChanges(ctx, in.Base, in.Head, clusters, ro)
 	if err != nil {
