@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 
 	"github.com/spf13/cobra"
@@ -85,7 +86,7 @@ bad input or a failure (git, GitHub: the message says what to change).`,
 			res, err := prbot.Run(cmd.Context(), prbot.Options{
 				Dir: opts.dir, Remote: remote, Branch: branch, Base: base, Labels: labels,
 				AuthorName: who.Name, AuthorEmail: who.Address, TitlePrefix: prefix, Forge: client,
-				FullReport: fullReport,
+				FullReport: relTo(opts.dir, fullReport),
 				Render: func(ctx context.Context, rev string) (*review.Reviewed, error) {
 					o := generator.Options{Dir: opts.dir, Mode: generator.Render, Logger: opts.logger, Progress: opts.stderr, NoCache: noCache,
 						Scan: generator.ScanOptions{Refresh: refresh, Progress: opts.stderr}}
@@ -120,7 +121,7 @@ bad input or a failure (git, GitHub: the message says what to change).`,
 	cmd.Flags().StringVar(&repo, "repo", "", "owner/name of the GitHub repository (default $GITHUB_REPOSITORY)")
 	cmd.Flags().StringVar(&remote, "remote", "origin", "git remote to push the branch to")
 	cmd.Flags().StringVar(&author, "author", defaultAuthor, `commit author and committer, "Name <email>"`)
-	cmd.Flags().StringVar(&fullReport, "full-report", "rampart-report.full.md", "where the complete report goes when the body must be shortened (upload it as an artifact)")
+	cmd.Flags().StringVar(&fullReport, "full-report", "rampart-report.full.md", "where the complete report goes when the body must be shortened, relative to --dir (upload it as an artifact)")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "nightly mode: ignore cached scan results and tag resolutions; branch rampart/nightly")
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "render every team afresh, without the render cache")
 	addOutputFlag(cmd, &output)
@@ -130,4 +131,12 @@ bad input or a failure (git, GitHub: the message says what to change).`,
 		_ = cmd.RegisterFlagCompletionFunc(f, cobra.NoFileCompletions)
 	}
 	return cmd
+}
+
+// relTo resolves a relative path against dir.
+func relTo(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }

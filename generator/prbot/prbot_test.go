@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/rampart-gitops/rampart/generator"
 	"github.com/rampart-gitops/rampart/generator/forge"
+	"github.com/rampart-gitops/rampart/generator/forge/forgetest"
 	"github.com/rampart-gitops/rampart/generator/gitcli"
 	"github.com/rampart-gitops/rampart/generator/review"
 )
@@ -25,8 +25,6 @@ var (
 	ctx = context.Background()
 	now = time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
 )
-
-const httpBackend = "/usr/lib/git-core/git-http-backend"
 
 func git(t testing.TB, dir string, args ...string) string {
 	t.Helper()
@@ -41,23 +39,7 @@ func git(t testing.TB, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// gitServer serves a bare repository over git's smart HTTP with git http-backend
-// (through net/http/cgi), so clone, fetch, push and --force-with-lease really
-// happen. It returns the clone URL and the bare repository's path.
-func gitServer(t *testing.T) (string, string) {
-	t.Helper()
-	if _, err := os.Stat(httpBackend); err != nil {
-		t.Skipf("git http-backend is not installed: %v", err)
-	}
-	root := t.TempDir()
-	bare := filepath.Join(root, "example", "platform.git")
-	git(t, root, "init", "-q", "--bare", "-b", "main", bare)
-	git(t, bare, "config", "http.receivepack", "true") // anonymous push, for the test only
-	h := &cgi.Handler{Path: httpBackend, Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.URL + "/example/platform.git", bare
-}
+func gitServer(t *testing.T) (string, string) { return forgetest.GitServer(t) }
 
 func copyInputs(t *testing.T, dst string) {
 	t.Helper()
@@ -134,7 +116,7 @@ func merge(t *testing.T, work, file, old, new string) {
 
 type bot struct {
 	apiURL string
-	fake   *fakeGitHub
+	fake   *forgetest.GitHub
 	client *forge.Client
 	sleeps []time.Duration
 	opts   Options
@@ -142,11 +124,11 @@ type bot struct {
 
 func newBot(t *testing.T, work, bare string) *bot {
 	t.Helper()
-	fake := newFakeGitHub(t, bare)
+	fake := forgetest.NewGitHub(bare)
 	api := httptest.NewServer(fake)
 	t.Cleanup(api.Close)
 	b := &bot{fake: fake, apiURL: api.URL}
-	c, err := forge.New(forge.Options{APIURL: api.URL, Token: fake.token, Repository: "example/platform",
+	c, err := forge.New(forge.Options{APIURL: api.URL, Token: fake.Token, Repository: "example/platform",
 		Sleep: func(_ context.Context, d time.Duration) error { b.sleeps = append(b.sleeps, d); return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -198,15 +180,15 @@ func TestPullRequestIdempotent(t *testing.T) {
 	if files != "clusters/prod-weu/tenants/ledger.yaml" {
 		t.Errorf("the render commit changes %q, want only ledger's authorization policy", files)
 	}
-	pr := b.fake.pulls[0]
+	pr := b.fake.Pulls[0]
 	if !strings.HasPrefix(pr.Body, review.Marker) || !strings.Contains(pr.Body, "```mermaid") || pr.Title != first.Report.Title("render: ") ||
 		strings.Join(pr.Labels, ",") != "rampart,render" || pr.Head != "rampart/render" || pr.Base != "main" {
 		t.Errorf("pull request = %+v", pr)
 	}
-	afterFirst := b.fake.snapshotRequests()
-	t.Logf("first run: %d requests %v", b.fake.total(), afterFirst)
+	afterFirst := b.fake.Requests()
+	t.Logf("first run: %d requests %v", b.fake.Total(), afterFirst)
 
-	writes, total := b.fake.writes(), b.fake.total()
+	writes, total := b.fake.Writes(), b.fake.Total()
 	second := b.run(t)
 	if second.Action != Unchanged || second.Pushed || second.Commit != branch {
 		t.Errorf("second run = %+v, want unchanged, nothing pushed", second)
@@ -214,19 +196,19 @@ func TestPullRequestIdempotent(t *testing.T) {
 	if got := git(t, bare, "rev-parse", "refs/heads/rampart/render"); got != branch {
 		t.Errorf("the second run moved the branch to %s", got)
 	}
-	if w := b.fake.writes() - writes; w != 0 {
-		t.Errorf("the second run made %d API writes: %v", w, b.fake.snapshotRequests())
+	if w := b.fake.Writes() - writes; w != 0 {
+		t.Errorf("the second run made %d API writes: %v", w, b.fake.Requests())
 	}
-	t.Logf("second run: %d requests, %d writes", b.fake.total()-total, b.fake.writes()-writes)
+	t.Logf("second run: %d requests, %d writes", b.fake.Total()-total, b.fake.Writes()-writes)
 
 	// main moves on (another team's change): the branch is rebuilt on it and the
 	// pull request's body follows, with a lease on the old branch commit.
 	merge(t, work, "teams/storefront.yaml", "replicas: 2", "replicas: 3")
 	third := b.run(t)
-	if third.Action != Updated || !third.Pushed || third.PullRequest != 1 || len(b.fake.pulls) != 1 {
+	if third.Action != Updated || !third.Pushed || third.PullRequest != 1 || len(b.fake.Pulls) != 1 {
 		t.Errorf("third run = %+v", third)
 	}
-	if !strings.Contains(b.fake.pulls[0].Body, "storefront") {
+	if !strings.Contains(b.fake.Pulls[0].Body, "storefront") {
 		t.Errorf("the updated body does not mention storefront")
 	}
 
@@ -237,12 +219,12 @@ func TestPullRequestIdempotent(t *testing.T) {
 	git(t, work, "merge", "-q", "--ff-only", "origin/rampart/render")
 	git(t, work, "push", "-q", "origin", "main")
 	fourth := b.run(t)
-	if fourth.Action != Closed || b.fake.pulls[0].State != "closed" || len(b.fake.comments[1]) != 1 {
-		t.Errorf("fourth run = %+v, pull request %+v", fourth, b.fake.pulls[0])
+	if fourth.Action != Closed || b.fake.Pulls[0].State != "closed" || len(b.fake.Comments[1]) != 1 {
+		t.Errorf("fourth run = %+v, pull request %+v", fourth, b.fake.Pulls[0])
 	}
-	writes = b.fake.writes()
-	if fifth := b.run(t); fifth.Action != Nothing || b.fake.writes() != writes {
-		t.Errorf("fifth run = %+v with %d writes", fifth, b.fake.writes()-writes)
+	writes = b.fake.Writes()
+	if fifth := b.run(t); fifth.Action != Nothing || b.fake.Writes() != writes {
+		t.Errorf("fifth run = %+v with %d writes", fifth, b.fake.Writes()-writes)
 	}
 }
 
@@ -290,20 +272,20 @@ func TestForgeErrors(t *testing.T) {
 	merge(t, work, "teams/storefront.yaml", "replicas: 2", "replicas: 3")
 	tests := []struct {
 		name   string
-		setup  func(f *fakeGitHub)
+		setup  func(f *forgetest.GitHub)
 		want   error
 		hint   string
 		sleeps int
 	}{
-		{"token without pull-requests: write", func(f *fakeGitHub) { f.readOnly = true }, forge.ErrPermission, "pull-requests: write", 0},
-		{"repository forbids Actions from creating pull requests", func(f *fakeGitHub) { f.forbidActions = true }, forge.ErrActionsForbidden, "Allow GitHub Actions to create and approve pull requests", 0},
-		{"secondary rate limit, 403 with Retry-After", func(f *fakeGitHub) { f.limited, f.limitStatus, f.retryAfter = 2, 403, "7" }, nil, "", 2},
-		{"secondary rate limit, 429 without Retry-After", func(f *fakeGitHub) { f.limited, f.limitStatus = 1, 429 }, nil, "", 1},
-		{"rate limited beyond the retries", func(f *fakeGitHub) { f.limited, f.limitStatus, f.retryAfter = 10, 429, "1" }, forge.ErrRateLimited, "after 3 retries", 3},
-		{"Retry-After longer than the job waits", func(f *fakeGitHub) { f.limited, f.limitStatus, f.retryAfter = 1, 403, "3600" }, forge.ErrRateLimited, "longer than", 0},
-		{"already exists, not yet listed", func(f *fakeGitHub) {
-			f.pulls = append(f.pulls, &fakePull{Number: 1, State: "open", Title: "old", Body: "old", Head: "rampart/render", Base: "main"})
-			f.hideFromList = 1
+		{"token without pull-requests: write", func(f *forgetest.GitHub) { f.ReadOnly = true }, forge.ErrPermission, "pull-requests: write", 0},
+		{"repository forbids Actions from creating pull requests", func(f *forgetest.GitHub) { f.ForbidActions = true }, forge.ErrActionsForbidden, "Allow GitHub Actions to create and approve pull requests", 0},
+		{"secondary rate limit, 403 with Retry-After", func(f *forgetest.GitHub) { f.Limited, f.LimitStatus, f.RetryAfter = 2, 403, "7" }, nil, "", 2},
+		{"secondary rate limit, 429 without Retry-After", func(f *forgetest.GitHub) { f.Limited, f.LimitStatus = 1, 429 }, nil, "", 1},
+		{"rate limited beyond the retries", func(f *forgetest.GitHub) { f.Limited, f.LimitStatus, f.RetryAfter = 10, 429, "1" }, forge.ErrRateLimited, "after 3 retries", 3},
+		{"Retry-After longer than the job waits", func(f *forgetest.GitHub) { f.Limited, f.LimitStatus, f.RetryAfter = 1, 403, "3600" }, forge.ErrRateLimited, "longer than", 0},
+		{"already exists, not yet listed", func(f *forgetest.GitHub) {
+			f.Pulls = append(f.Pulls, &forgetest.Pull{Number: 1, State: "open", Title: "old", Body: "old", Head: "rampart/render", Base: "main"})
+			f.HideFromList = 1
 		}, nil, "", 0},
 	}
 	for _, tt := range tests {
@@ -328,8 +310,8 @@ func TestForgeErrors(t *testing.T) {
 			if tt.name == "secondary rate limit, 429 without Retry-After" && b.sleeps[0] != time.Minute {
 				t.Errorf("waited %v, want the documented minute", b.sleeps[0])
 			}
-			if tt.name == "already exists, not yet listed" && (len(b.fake.pulls) != 1 || b.fake.pulls[0].Title == "old") {
-				t.Errorf("the existing pull request was not updated: %+v", b.fake.pulls[0])
+			if tt.name == "already exists, not yet listed" && (len(b.fake.Pulls) != 1 || b.fake.Pulls[0].Title == "old") {
+				t.Errorf("the existing pull request was not updated: %+v", b.fake.Pulls[0])
 			}
 		})
 	}

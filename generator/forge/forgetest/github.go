@@ -1,6 +1,9 @@
-package prbot
+// Package forgetest holds test doubles for the render bot: GitHub, an in-process
+// fake of exactly the REST endpoints generator/forge calls, and GitServer, a real
+// bare repository served over git's smart HTTP.
+package forgetest
 
-// fakeGitHub is an in-process stand-in for exactly the GitHub REST endpoints the bot
+// GitHub is an in-process stand-in for exactly the GitHub REST endpoints the bot
 // calls, reading branch state from the test's bare repository (the git traffic is
 // real; only the forge's bookkeeping is faked). It follows GitHub's documentation:
 //
@@ -34,11 +37,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"unicode/utf8"
 )
 
-type fakePull struct {
+// Pull is a pull request the fake holds.
+type Pull struct {
 	Number int
 	State  string
 	Title  string
@@ -48,37 +51,40 @@ type fakePull struct {
 	Labels []string
 }
 
-type fakeGitHub struct {
-	t     testing.TB
+type GitHub struct {
 	owner string
 	repo  string
-	token string
+	// Token is the only token it accepts (Authorization: Bearer or token).
+	Token string
 	bare  string // the bare repository branch state is read from
 
-	mu       sync.Mutex
-	pulls    []*fakePull
-	comments map[int][]string
-	requests map[string]int // "METHOD /path" → count
-	// readOnly answers every write 403 "Resource not accessible by integration".
-	readOnly bool
-	// forbidActions answers creating a pull request 403 "GitHub Actions is not permitted…".
-	forbidActions bool
-	// limited answers the next n writes with a secondary rate limit, with status
-	// limitStatus (403 or 429) and Retry-After retryAfter ("" for none).
-	limited     int
-	limitStatus int
-	retryAfter  string
-	// hideFromList hides open pull requests from the next list (GitHub's lists lag).
-	hideFromList int
+	mu sync.Mutex
+	// Pulls are the pull requests, by number - 1; Comments the comments by number.
+	Pulls    []*Pull
+	Comments map[int][]string
+	requests map[string]int // "METHOD /route" → count
+	// ReadOnly answers every write 403 "Resource not accessible by integration".
+	ReadOnly bool
+	// ForbidActions answers creating a pull request 403 "GitHub Actions is not permitted…".
+	ForbidActions bool
+	// Limited answers the next n writes with a secondary rate limit, with status
+	// LimitStatus (403 or 429) and Retry-After RetryAfter ("" for none).
+	Limited     int
+	LimitStatus int
+	RetryAfter  string
+	// HideFromList hides open pull requests from the next n lists (GitHub's lists lag).
+	HideFromList int
 }
 
-func newFakeGitHub(t testing.TB, bare string) *fakeGitHub {
-	return &fakeGitHub{t: t, owner: "example", repo: "platform", token: "ghs_test", bare: bare,
-		comments: map[int][]string{}, requests: map[string]int{}}
+// NewGitHub is a fake for the repository example/platform whose branches are those
+// of the bare repository at bare; it accepts the token "ghs_test".
+func NewGitHub(bare string) *GitHub {
+	return &GitHub{owner: "example", repo: "platform", Token: "ghs_test", bare: bare,
+		Comments: map[int][]string{}, requests: map[string]int{}}
 }
 
-// writes counts the requests that change something.
-func (f *fakeGitHub) writes() int {
+// Writes counts the requests that change something.
+func (f *GitHub) Writes() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
@@ -90,7 +96,8 @@ func (f *fakeGitHub) writes() int {
 	return n
 }
 
-func (f *fakeGitHub) total() int {
+// Total counts every request.
+func (f *GitHub) Total() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := 0
@@ -100,7 +107,8 @@ func (f *fakeGitHub) total() int {
 	return n
 }
 
-func (f *fakeGitHub) snapshotRequests() map[string]int {
+// Requests are the request counts by method and route.
+func (f *GitHub) Requests() map[string]int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := map[string]int{}
@@ -127,7 +135,7 @@ const (
 	docUpdatePull = "https://docs.github.com/rest/pulls/pulls#update-a-pull-request"
 )
 
-func (f *fakeGitHub) pullJSON(p *fakePull) map[string]any {
+func (f *GitHub) pullJSON(p *Pull) map[string]any {
 	labels := []map[string]any{}
 	for _, l := range p.Labels {
 		labels = append(labels, map[string]any{"name": l})
@@ -142,7 +150,7 @@ func (f *fakeGitHub) pullJSON(p *fakePull) map[string]any {
 }
 
 // rev is the commit a branch of the bare repository points at, or "".
-func (f *fakeGitHub) rev(branch string) string {
+func (f *GitHub) rev(branch string) string {
 	out, err := exec.Command("git", "-C", f.bare, "rev-parse", "--verify", "--quiet", "refs/heads/"+branch).Output()
 	if err != nil {
 		return ""
@@ -151,7 +159,7 @@ func (f *fakeGitHub) rev(branch string) string {
 }
 
 // ahead counts the commits head has that base lacks.
-func (f *fakeGitHub) ahead(base, head string) int {
+func (f *GitHub) ahead(base, head string) int {
 	out, err := exec.Command("git", "-C", f.bare, "rev-list", "--count", "refs/heads/"+base+"..refs/heads/"+head).Output()
 	if err != nil {
 		return 0
@@ -160,7 +168,8 @@ func (f *fakeGitHub) ahead(base, head string) int {
 	return n
 }
 
-func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers as GitHub's REST API for the repository example/platform.
+func (f *GitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	prefix := "/repos/" + f.owner + "/" + f.repo
@@ -177,33 +186,33 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests[r.Method+" "+route]++
 
 	auth := r.Header.Get("Authorization")
-	if auth != "Bearer "+f.token && auth != "token "+f.token {
+	if auth != "Bearer "+f.Token && auth != "token "+f.Token {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})
 		return
 	}
 	write := r.Method != http.MethodGet
-	if write && f.limited > 0 {
-		f.limited--
-		if f.retryAfter != "" {
-			w.Header().Set("Retry-After", f.retryAfter)
+	if write && f.Limited > 0 {
+		f.Limited--
+		if f.RetryAfter != "" {
+			w.Header().Set("Retry-After", f.RetryAfter)
 		}
-		writeJSON(w, f.limitStatus, map[string]string{
+		writeJSON(w, f.LimitStatus, map[string]string{
 			"message":           "You have exceeded a secondary rate limit and have been temporarily blocked from content creation. Please retry your request again later.",
 			"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
 		})
 		return
 	}
-	if write && f.readOnly {
+	if write && f.ReadOnly {
 		writeJSON(w, http.StatusForbidden, map[string]string{"message": "Resource not accessible by integration", "documentation_url": docCreatePull, "status": "403"})
 		return
 	}
-	number := func() *fakePull {
+	number := func() *Pull {
 		s := strings.TrimPrefix(path, prefix+"/pulls/")
 		if strings.HasPrefix(path, prefix+"/issues/") {
 			s, _, _ = strings.Cut(strings.TrimPrefix(path, prefix+"/issues/"), "/")
 		}
 		n, _ := strconv.Atoi(s)
-		for _, p := range f.pulls {
+		for _, p := range f.Pulls {
 			if p.Number == n {
 				return p
 			}
@@ -223,11 +232,11 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			state = "open"
 		}
 		out := []map[string]any{}
-		hide := f.hideFromList > 0
+		hide := f.HideFromList > 0
 		if hide {
-			f.hideFromList--
+			f.HideFromList--
 		}
-		for _, p := range f.pulls {
+		for _, p := range f.Pulls {
 			if (state != "all" && p.State != state) || (q.Get("head") != "" && q.Get("head") != f.owner+":"+p.Head) || (q.Get("base") != "" && q.Get("base") != p.Base) {
 				continue
 			}
@@ -243,7 +252,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"message": "Problems parsing JSON"})
 			return
 		}
-		if f.forbidActions {
+		if f.ForbidActions {
 			writeJSON(w, http.StatusForbidden, map[string]string{"message": "GitHub Actions is not permitted to create or approve pull requests.", "documentation_url": docCreatePull, "status": "403"})
 			return
 		}
@@ -261,7 +270,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			validationFailed(w, docCreatePull, map[string]string{"resource": "PullRequest", "code": "invalid", "field": "head"})
 			return
 		}
-		for _, p := range f.pulls {
+		for _, p := range f.Pulls {
 			if p.State == "open" && p.Head == in.Head && p.Base == in.Base {
 				validationFailed(w, docCreatePull, map[string]string{"resource": "PullRequest", "code": "custom", "message": "A pull request already exists for " + f.owner + ":" + in.Head + "."})
 				return
@@ -271,8 +280,8 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			validationFailed(w, docCreatePull, map[string]string{"resource": "PullRequest", "code": "custom", "message": "No commits between " + in.Base + " and " + in.Head})
 			return
 		}
-		p := &fakePull{Number: len(f.pulls) + 1, State: "open", Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base}
-		f.pulls = append(f.pulls, p)
+		p := &Pull{Number: len(f.Pulls) + 1, State: "open", Title: in.Title, Body: in.Body, Head: in.Head, Base: in.Base}
+		f.Pulls = append(f.Pulls, p)
 		writeJSON(w, http.StatusCreated, f.pullJSON(p))
 	case "PATCH " + prefix + "/pulls/{n}":
 		p := number()
@@ -337,8 +346,8 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			validationFailed(w, "https://docs.github.com/rest/issues/comments#create-an-issue-comment", map[string]string{"resource": "IssueComment", "code": "unprocessable", "field": "data", "message": "Body is too long (maximum is 65536 characters)"})
 			return
 		}
-		f.comments[p.Number] = append(f.comments[p.Number], in.Body)
-		writeJSON(w, http.StatusCreated, map[string]any{"id": len(f.comments[p.Number]), "body": in.Body})
+		f.Comments[p.Number] = append(f.Comments[p.Number], in.Body)
+		writeJSON(w, http.StatusCreated, map[string]any{"id": len(f.Comments[p.Number]), "body": in.Body})
 	default:
 		notFound()
 	}
