@@ -522,6 +522,15 @@ func policyException(base, head *unstructured.Unstructured) []string {
 	if b, h := describe(base), describe(head); b != h {
 		out = append(out, fmt.Sprintf("%s → %s", b, h))
 	}
+	if b, h := str(get(base.Object, "spec", "properties", "reason")), str(get(head.Object, "spec", "properties", "reason")); b != h {
+		out = append(out, "reason changed: "+h)
+	}
+	if !reflect.DeepEqual(get(base.Object, "spec", "matchConditions"), get(head.Object, "spec", "matchConditions")) {
+		out = append(out, "matches other objects (spec.matchConditions changed)")
+	}
+	if b, h := str(get(base.Object, "spec", "properties", "source")), str(get(head.Object, "spec", "properties", "source")); len(out) == 0 && b != h {
+		out = append(out, fmt.Sprintf("written at %s now (was %s); the exception itself is the same", h, b))
+	}
 	return out
 }
 
