@@ -109,4 +109,10 @@ func TestReportWritesTheFullReportBesideAShortenedOne(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Diff.Counts.Changed != 2 || !rep.Gate.Passed {
 		t.Errorf("report -o json: %v %+v\n%s", err, rep, r.stdout)
 	}
+	// The spelling, --format, works as a deprecated alias; the notice stays
+	// out of the JSON.
+	old := runCLI(t, "report", "-C", dir, "--base", "main", "--format", "json")
+	if old.code != exitOK || old.stdout != r.stdout || !strings.Contains(old.stderr, "Flag --format has been deprecated") {
+		t.Errorf("report --format json: exit %d, same output %v\n%s", old.code, old.stdout == r.stdout, old.stderr)
+	}
 }
