@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,23 +23,41 @@ type outputFormat string
 const (
 	outputText outputFormat = "text"
 	outputJSON outputFormat = "json"
+	// outputGitHub prints diagnostics as GitHub Actions workflow commands, which the
+	// runner shows as annotations on the pull request's files.
+	outputGitHub outputFormat = "github"
 )
 
-func (o *outputFormat) String() string { return string(*o) }
-func (o *outputFormat) Type() string   { return "text|json" }
-func (o *outputFormat) Set(s string) error {
-	switch outputFormat(s) {
-	case outputText, outputJSON:
-		*o = outputFormat(s)
-		return nil
-	}
-	return fmt.Errorf("want text or json, got %q", s)
+// outputValue is the --output flag of a command that takes some of the formats.
+type outputValue struct {
+	o       *outputFormat
+	allowed []string
 }
 
-func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
+func (v outputValue) String() string { return string(*v.o) }
+func (v outputValue) Type() string   { return strings.Join(v.allowed, "|") }
+func (v outputValue) Set(s string) error {
+	if !slices.Contains(v.allowed, s) {
+		return fmt.Errorf("want %s, got %q", strings.Join(v.allowed, " or "), s)
+	}
+	*v.o = outputFormat(s)
+	return nil
+}
+
+// addOutputFlag registers --output/-o (text or json, and the extra formats named):
+// the one output flag convention of every command.
+func addOutputFlag(cmd *cobra.Command, o *outputFormat, extra ...outputFormat) {
 	*o = outputText
-	cmd.Flags().VarP(o, "output", "o", "output format: text or json")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	allowed := []string{string(outputText), string(outputJSON)}
+	for _, e := range extra {
+		allowed = append(allowed, string(e))
+	}
+	help := "output format: " + strings.Join(allowed, ", ")
+	if slices.Contains(extra, outputGitHub) {
+		help += " (github: workflow commands, shown as annotations on the pull request)"
+	}
+	cmd.Flags().VarP(outputValue{o, allowed}, "output", "o", help)
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
 }
 
 // scanFlags are the supply-chain flags of render and check.
@@ -194,12 +213,16 @@ Nothing is written.`,
 					Units       generator.UnitCounts `json:"units"`
 				}{true, nonNil(res.Warnings), res.Units})
 			}
-			printWarnings(opts.stderr, res.Warnings)
+			if output == outputGitHub {
+				printGitHub(opts.stdout, res.Warnings)
+			} else {
+				printWarnings(opts.stderr, res.Warnings)
+			}
 			fmt.Fprintf(opts.stdout, "ok: %d teams on %d clusters\n", len(res.Inventory.Teams), len(res.Clusters))
 			return nil
 		},
 	}
-	addOutputFlag(cmd, &output)
+	addOutputFlag(cmd, &output, outputGitHub)
 	run.register(cmd)
 	return cmd
 }
@@ -213,9 +236,11 @@ func newCheckCmd(opts *rootOptions) *cobra.Command {
 		Short: "Fail when clusters/ does not match teams/, lib/ and cluster.yaml",
 		Long: `Render in memory and compare with clusters/ on disk. Exit 0 when they match, exit 1
 with the list of stale files when they do not (run 'rampart render' and commit),
-exit 2 on bad input. Nothing is written.`,
+exit 2 on bad input. Nothing is written. --output github annotates each stale file,
+each spec mistake and each team that fails the scan gate on the pull request.`,
 		Example: `  rampart check
-  rampart check --output json`,
+  rampart check --output json
+  rampart check --output github`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o := run.options(opts, generator.Check)
@@ -227,11 +252,14 @@ exit 2 on bad input. Nothing is written.`,
 			if err := printChanges(opts.stdout, opts.stderr, output, res, "stale"); err != nil {
 				return err
 			}
+			if output == outputGitHub {
+				annotateGate(opts.stdout, res)
+			}
 			if err := reportGate(opts, res); err != nil {
 				return err
 			}
 			if len(res.Changes) > 0 {
-				if output == outputText {
+				if output != outputJSON {
 					fmt.Fprintln(opts.stderr, "clusters/ is out of date; run `rampart render` and commit the result")
 				}
 				return withCode(exitFindings, nil)
@@ -239,7 +267,7 @@ exit 2 on bad input. Nothing is written.`,
 			return nil
 		},
 	}
-	addOutputFlag(cmd, &output)
+	addOutputFlag(cmd, &output, outputGitHub)
 	scan.register(cmd)
 	run.register(cmd)
 	return cmd
@@ -271,6 +299,9 @@ func reportFailedRun(opts *rootOptions, output outputFormat, res *generator.Resu
 		}
 		return withCode(exitBadInput, nil)
 	}
+	if output == outputGitHub {
+		printGitHub(opts.stdout, bad.Diagnostics)
+	}
 	for _, d := range bad.Diagnostics {
 		fmt.Fprintln(opts.stderr, d.String())
 	}
@@ -287,7 +318,15 @@ func printChanges(w, errw io.Writer, output outputFormat, res *generator.Result,
 			Platforms generator.UnitCounts `json:"platforms"`
 		}{nonNil(res.Changes), nonNil(res.Warnings), res.Units, res.Platforms})
 	}
-	printWarnings(errw, res.Warnings)
+	if output == outputGitHub {
+		printGitHub(w, res.Warnings)
+		for _, c := range res.Changes {
+			fmt.Fprintf(w, "::error file=%s,title=%s::%s\n", c.Path, "rendered output is "+verb,
+				diag.EscapeData(fmt.Sprintf("%s does not match teams/, lib/ and cluster.yaml (%s); run `rampart render` and commit clusters/", c.Path, c.Action)))
+		}
+	} else {
+		printWarnings(errw, res.Warnings)
+	}
 	for _, c := range res.Changes {
 		fmt.Fprintf(w, "%s %s %s\n", verb, c.Action, c.Path)
 	}
@@ -295,6 +334,26 @@ func printChanges(w, errw io.Writer, output outputFormat, res *generator.Result,
 		fmt.Fprintf(w, "up to date: %d clusters\n", len(res.Clusters))
 	}
 	return nil
+}
+
+// printGitHub prints diagnostics as workflow commands.
+func printGitHub(w io.Writer, l diag.List) {
+	for _, d := range l {
+		fmt.Fprintln(w, d.GitHub())
+	}
+}
+
+// annotateGate prints a workflow command for each team that fails the scan gate, on
+// the team's spec.
+func annotateGate(w io.Writer, res *generator.Result) {
+	if res.Scan == nil {
+		return
+	}
+	for _, v := range res.Scan.Failed() {
+		d := diag.Diagnostic{File: v.File, Field: "image scan gate", Message: fmt.Sprintf("team %q on cluster %q: %v", v.Team, v.Cluster, v.Verdict.Err()),
+			Hint: "upgrade the image, or add an exception with a reason and an expiry under spec.exceptions.vulnerabilities"}
+		fmt.Fprintln(w, d.GitHub())
+	}
 }
 
 func printWarnings(w io.Writer, l diag.List) {

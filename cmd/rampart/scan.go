@@ -48,8 +48,8 @@ with unchanged images asks no registry anything; --refresh rescans (the nightly 
 Exit codes: 0 every gate passed, 1 a team failed a gate, 2 the scan could not run
 (missing or stale database, an image that cannot be pulled, bad input).`,
 		Example: `  rampart scan
-  rampart scan --format sarif --output-file rampart.sarif
-  rampart scan --refresh --format markdown > scan.md`,
+  rampart scan --output sarif --output-file rampart.sarif
+  rampart scan --refresh -o markdown > scan.md`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := generator.Generate(cmd.Context(), generator.Options{
@@ -84,8 +84,14 @@ Exit codes: 0 every gate passed, 1 a team failed a gate, 2 the scan could not ru
 			return nil
 		},
 	}
-	cmd.Flags().VarP(&format, "format", "f", "report format: text, json, sarif or markdown")
-	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text", "json", "sarif", "markdown"}, cobra.ShellCompDirectiveNoFileComp))
+	formats := []string{"text", "json", "sarif", "markdown"}
+	cmd.Flags().VarP(&format, "output", "o", "report format: text, json, sarif or markdown")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	// --format/-f was this command's spelling before --output became every command's;
+	// it keeps working, with a deprecation notice on stderr.
+	cmd.Flags().VarP(&format, "format", "f", "report format (deprecated: use --output)")
+	deprecateFlag(cmd, opts, "format", "use --output instead")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().StringVar(&outFile, "output-file", "", "write the report to this file instead of stdout")
 	cmd.Flags().BoolVar(&refresh, "refresh", false, "ignore cached scan results and tag resolutions")
 	return cmd

@@ -38,7 +38,7 @@ func (m *model) mtlsMode(w *Workload, p Port) (securityapi.PeerAuthentication_Mu
 		ref  string
 	}
 	var workload, namespace, root *level
-	for _, pa := range m.peerAuths {
+	for _, pa := range m.peerAuthsFor(w.Namespace) {
 		ref := "PeerAuthentication/" + pa.Namespace + "/" + pa.Name
 		spec := &pa.Spec
 		mode := spec.GetMtls().GetMode()
@@ -75,7 +75,7 @@ type authz struct {
 // and the root namespace's, with a matching selector or none.
 func (m *model) applicable(w *Workload) []authz {
 	var out []authz
-	for _, ap := range m.authzs {
+	for _, ap := range m.authzsFor(w.Namespace) {
 		if ap.Namespace != w.Namespace && ap.Namespace != m.opts.RootNamespace {
 			continue
 		}

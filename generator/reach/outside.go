@@ -13,6 +13,9 @@ import (
 func (m *model) outside() []OutsideFlow {
 	var out []OutsideFlow
 	for _, w := range m.workloads {
+		if !m.inFocus(w) {
+			continue
+		}
 		for _, dir := range []Direction{Ingress, Egress} {
 			out = append(out, m.outsideL4(w, dir)...)
 		}
@@ -43,7 +46,7 @@ func (m *model) outsideL4(w *Workload, dir Direction) []OutsideFlow {
 	add := func(peer, ports, policy string) {
 		out = append(out, OutsideFlow{Workload: w.ID(), Direction: dir, Layer: "l4", Peer: peer, Ports: ports, Policy: policy})
 	}
-	for _, np := range m.netpols {
+	for _, np := range m.netpolsIn(w.Namespace) {
 		if np.Namespace != w.Namespace || !hasType(np, dir) || !selects(&np.Spec.PodSelector, w.Labels) {
 			continue
 		}
@@ -73,7 +76,7 @@ func (m *model) outsideL4(w *Workload, dir Direction) []OutsideFlow {
 			}
 		}
 	}
-	for _, cp := range m.cnps {
+	for _, cp := range m.cnpsIn(w.Namespace) {
 		for _, r := range cp.rules() {
 			if cp.Metadata.Namespace != w.Namespace || r.EndpointSelector == nil || !m.ciliumSelects(r.EndpointSelector, w, cp.Metadata.Namespace, false) {
 				continue

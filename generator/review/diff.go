@@ -1,0 +1,260 @@
+package review
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"path"
+	"reflect"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/rampart-gitops/rampart/generator/manifest"
+)
+
+// Action is what happened to an object.
+type Action string
+
+// Actions.
+const (
+	Added   Action = "added"
+	Changed Action = "changed"
+	Removed Action = "removed"
+)
+
+// ObjectChange is one object that differs between the base and the head.
+type ObjectChange struct {
+	Action    Action `json:"action"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// File is the object's file in the head (in the base when removed).
+	File string `json:"file"`
+	// Summary says what changed that matters for security, one line each.
+	Summary []string `json:"summary,omitempty"`
+}
+
+// Ref names the object Kind/namespace/name.
+func (o ObjectChange) Ref() string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// TeamDiff is one team's changes on a cluster; Team is empty for the platform layer.
+type TeamDiff struct {
+	Team    string         `json:"team"`
+	Objects []ObjectChange `json:"objects"`
+}
+
+// Label is the team's name, or "platform".
+func (t TeamDiff) Label() string { return cmp.Or(t.Team, "platform") }
+
+// ClusterDiff is one cluster's changes.
+type ClusterDiff struct {
+	Cluster string     `json:"cluster"`
+	Teams   []TeamDiff `json:"teams"`
+}
+
+// Counts are objects added, changed and removed.
+type Counts struct {
+	Added   int `json:"added"`
+	Changed int `json:"changed"`
+	Removed int `json:"removed"`
+}
+
+func (c *Counts) add(a Action) {
+	switch a {
+	case Added:
+		c.Added++
+	case Changed:
+		c.Changed++
+	case Removed:
+		c.Removed++
+	}
+}
+
+// Total is every object counted.
+func (c Counts) Total() int { return c.Added + c.Changed + c.Removed }
+
+// Diff is the change between two rendered trees.
+type Diff struct {
+	// Base names the base revision as given, and BaseCommit its commit id.
+	Base       string `json:"base"`
+	BaseCommit string `json:"baseCommit,omitempty"`
+	// Head names the head ("working tree", "render" or a revision).
+	Head     string        `json:"head"`
+	Clusters []ClusterDiff `json:"clusters"`
+	Counts   Counts        `json:"counts"`
+	// Files counts the rendered files that differ, the only ones parsed.
+	Files int `json:"filesChanged"`
+}
+
+// Teams are the distinct teams touched, platform excluded, sorted.
+func (d *Diff) Teams() []string {
+	seen := map[string]bool{}
+	for _, c := range d.Clusters {
+		for _, t := range c.Teams {
+			if t.Team != "" {
+				seen[t.Team] = true
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// Cluster returns the named cluster's diff, or nil.
+func (d *Diff) Cluster(name string) *ClusterDiff {
+	for i := range d.Clusters {
+		if d.Clusters[i].Cluster == name {
+			return &d.Clusters[i]
+		}
+	}
+	return nil
+}
+
+// Counts counts the cluster's objects.
+func (c *ClusterDiff) Counts() Counts {
+	var n Counts
+	for _, t := range c.Teams {
+		for _, o := range t.Objects {
+			n.add(o.Action)
+		}
+	}
+	return n
+}
+
+// ChangedFiles are the rendered paths whose blob ids differ between base and head.
+func ChangedFiles(base, head Tree) []string {
+	var out []string
+	hb := head.Blobs()
+	bb := base.Blobs()
+	for p, id := range hb {
+		if bb[p] != id {
+			out = append(out, p)
+		}
+	}
+	for p := range bb {
+		if _, ok := hb[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Compare diffs two trees, reading and parsing only the files whose blob ids differ.
+func Compare(ctx context.Context, base, head Tree) (*Diff, error) {
+	paths := ChangedFiles(base, head)
+	var inBase, inHead []string
+	for _, p := range paths {
+		if _, ok := base.Blobs()[p]; ok {
+			inBase = append(inBase, p)
+		}
+		if _, ok := head.Blobs()[p]; ok {
+			inHead = append(inHead, p)
+		}
+	}
+	bfiles, err := base.Read(ctx, inBase)
+	if err != nil {
+		return nil, err
+	}
+	hfiles, err := head.Read(ctx, inHead)
+	if err != nil {
+		return nil, err
+	}
+	d := &Diff{Files: len(paths)}
+	// Objects move between files (an app renamed, a file split): match them per
+	// cluster by Kind/namespace/name, not per file.
+	type side struct {
+		obj  *unstructured.Unstructured
+		file string
+	}
+	type clusterObjs struct{ base, head map[string]side }
+	clusters := map[string]*clusterObjs{}
+	collect := func(files map[string][]byte, pick func(*clusterObjs) map[string]side) error {
+		for p, b := range files {
+			if path.Base(p) == "kustomization.yaml" {
+				continue // lists of files; the objects they reach are compared instead
+			}
+			objs, err := manifest.Decode(b)
+			if err != nil {
+				return fmt.Errorf("decoding %s: %w", p, err)
+			}
+			c := clusterOf(p)
+			if clusters[c] == nil {
+				clusters[c] = &clusterObjs{base: map[string]side{}, head: map[string]side{}}
+			}
+			m := pick(clusters[c])
+			for _, o := range objs {
+				if len(o.Object) == 0 {
+					continue // a document of comments only
+				}
+				m[objectKey(o)] = side{o, p}
+			}
+		}
+		return nil
+	}
+	if err := collect(bfiles, func(c *clusterObjs) map[string]side { return c.base }); err != nil {
+		return nil, fmt.Errorf("reading the base: %w", err)
+	}
+	if err := collect(hfiles, func(c *clusterObjs) map[string]side { return c.head }); err != nil {
+		return nil, fmt.Errorf("reading the head: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(clusters)) {
+		c := clusters[name]
+		teams := map[string][]ObjectChange{}
+		keys := slices.Sorted(maps.Keys(c.head))
+		for k := range c.base {
+			if _, ok := c.head[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			b, inB := c.base[k]
+			h, inH := c.head[k]
+			var oc ObjectChange
+			switch {
+			case inB && inH:
+				if reflect.DeepEqual(b.obj.Object, h.obj.Object) {
+					continue
+				}
+				oc = change(Changed, h.obj, h.file)
+				oc.Summary = Summarize(b.obj, h.obj)
+			case inH:
+				oc = change(Added, h.obj, h.file)
+				oc.Summary = Summarize(nil, h.obj)
+			default:
+				oc = change(Removed, b.obj, b.file)
+				oc.Summary = Summarize(b.obj, nil)
+			}
+			_, team := manifest.Classify(oc.File)
+			teams[team] = append(teams[team], oc)
+			d.Counts.add(oc.Action)
+		}
+		if len(teams) == 0 {
+			continue
+		}
+		cd := ClusterDiff{Cluster: name}
+		for _, t := range slices.Sorted(maps.Keys(teams)) {
+			objs := teams[t]
+			slices.SortFunc(objs, func(a, b ObjectChange) int {
+				return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+			})
+			cd.Teams = append(cd.Teams, TeamDiff{Team: t, Objects: objs})
+		}
+		d.Clusters = append(d.Clusters, cd)
+	}
+	return d, nil
+}
+
+func objectKey(o *unstructured.Unstructured) string {
+	return o.GroupVersionKind().GroupKind().String() + "/" + o.GetNamespace() + "/" + o.GetName()
+}
+
+func change(a Action, o *unstructured.Unstructured, file string) ObjectChange {
+	return ObjectChange{Action: a, Kind: o.GetKind(), Namespace: o.GetNamespace(), Name: o.GetName(), File: file}
+}

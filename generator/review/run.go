@@ -1,0 +1,108 @@
+package review
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rampart-gitops/rampart/generator"
+	"github.com/rampart-gitops/rampart/generator/scan"
+)
+
+// Reviewed is a render in memory and its report against the committed base.
+type Reviewed struct {
+	Result *generator.Result
+	Report *Report
+	// Files are the render's files, path → content (every rendered cluster).
+	Files map[string][]byte
+}
+
+// Run renders in memory with opts (Check mode: scanned, nothing written), compares the
+// render with clusters/ committed at base (ResolveBase's rules) and builds the
+// report. Only the clusters the run renders are compared.
+func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, error) {
+	if opts.Mode == "" {
+		opts.Mode = generator.Check
+	}
+	res, err := generator.Generate(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	for _, c := range res.Clusters {
+		cf, err := c.Contents()
+		if err != nil {
+			return nil, fmt.Errorf("reading the render of cluster %q: %w", c.Name, err)
+		}
+		for p, b := range cf {
+			files[p] = b
+		}
+	}
+	baseName, commit, err := ResolveBase(ctx, opts.Dir, base)
+	if err != nil {
+		return nil, err
+	}
+	bt, err := OpenGitTree(ctx, opts.Dir, commit)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	ls := &lazyScanner{open: func() (*scan.Scanner, error) {
+		so, err := scan.OptionsFromConfig(opts.Dir, res.Inventory.Config.Scan)
+		if err != nil {
+			return nil, err
+		}
+		so.Logger, so.Now = opts.Logger, now
+		return scan.New(so)
+	}}
+	defer ls.Close()
+	rep, err := Build(ctx, BuildInput{
+		Base: Only(bt, opts.Clusters), BaseName: baseName, BaseCommit: commit,
+		Head: NewMemTree(files), HeadName: "this render",
+		Inventory: res.Inventory, Scan: res.Scan, Warnings: res.Warnings, Scanner: ls, Now: now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Reviewed{Result: res, Report: rep, Files: files}, nil
+}
+
+// lazyScanner opens the image scanner when the base's images first need a scan, and
+// only then: most changes run the images the base ran.
+type lazyScanner struct {
+	open func() (*scan.Scanner, error)
+	once sync.Once
+	s    *scan.Scanner
+	err  error
+}
+
+func (l *lazyScanner) get() (*scan.Scanner, error) {
+	l.once.Do(func() { l.s, l.err = l.open() })
+	return l.s, l.err
+}
+
+func (l *lazyScanner) Resolve(ctx context.Context, refs []string) (map[string]scan.Resolved, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, fmt.Errorf("opening the image scanner: %w", err)
+	}
+	return s.Resolve(ctx, refs)
+}
+
+func (l *lazyScanner) Scan(ctx context.Context, images []scan.Resolved) (map[string]*scan.Result, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, fmt.Errorf("opening the image scanner: %w", err)
+	}
+	return s.Scan(ctx, images)
+}
+
+func (l *lazyScanner) Close() {
+	if l.s != nil {
+		_ = l.s.Close()
+	}
+}

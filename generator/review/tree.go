@@ -1,0 +1,203 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rampart-gitops/rampart/generator/gitcli"
+)
+
+// Tree is a rendered tree: the files under clusters/ with their git blob ids, and a
+// way to read some of them.
+type Tree interface {
+	// Blobs maps each file's path (relative to the repository root) to its blob id.
+	Blobs() map[string]string
+	// Read returns the content of the paths asked for.
+	Read(ctx context.Context, paths []string) (map[string][]byte, error)
+}
+
+// rendered says whether a path under clusters/ is rendered output: not a cluster's
+// hand-written cluster.yaml or Flux's own flux-system/ files.
+func rendered(p string) bool {
+	parts := strings.Split(p, "/")
+	if len(parts) < 3 || parts[0] != "clusters" {
+		return false
+	}
+	if len(parts) == 3 && parts[2] == "cluster.yaml" {
+		return false
+	}
+	return parts[2] != "flux-system" && strings.HasSuffix(p, ".yaml")
+}
+
+// GitTree is the rendered tree committed at a revision.
+type GitTree struct {
+	repo  *gitcli.Repo
+	blobs map[string]string
+	// Commit is the revision's commit id.
+	Commit string
+}
+
+// OpenGitTree lists clusters/ at rev in the repository at dir (one `git ls-tree`).
+func OpenGitTree(ctx context.Context, dir, rev string) (*GitTree, error) {
+	repo := &gitcli.Repo{Dir: dir}
+	commit, err := repo.RevParse(ctx, rev)
+	if err != nil {
+		return nil, fmt.Errorf("resolving %q: not a commit in %s: %w", rev, dir, err)
+	}
+	all, err := repo.Tree(ctx, commit, "clusters")
+	if err != nil {
+		return nil, fmt.Errorf("listing clusters/ at %s: %w", rev, err)
+	}
+	blobs := map[string]string{}
+	for p, id := range all {
+		if rendered(p) {
+			blobs[p] = id
+		}
+	}
+	return &GitTree{repo: repo, blobs: blobs, Commit: commit}, nil
+}
+
+// Blobs implements Tree.
+func (t *GitTree) Blobs() map[string]string { return t.blobs }
+
+// Read implements Tree with one `git cat-file --batch`.
+func (t *GitTree) Read(ctx context.Context, paths []string) (map[string][]byte, error) {
+	ids := make([]string, 0, len(paths))
+	for _, p := range paths {
+		id, ok := t.blobs[p]
+		if !ok {
+			return nil, fmt.Errorf("reading %s at %s: not in the tree", p, short(t.Commit))
+		}
+		ids = append(ids, id)
+	}
+	byID, err := t.repo.Blobs(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading clusters/ at %s: %w", short(t.Commit), err)
+	}
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		out[p] = byID[t.blobs[p]]
+	}
+	return out, nil
+}
+
+// MemTree is a tree held in memory: a render that was not written.
+type MemTree struct {
+	files map[string][]byte
+	blobs map[string]string
+}
+
+// NewMemTree makes a tree of files (path → content); it hashes every file once.
+func NewMemTree(files map[string][]byte) *MemTree {
+	t := &MemTree{files: map[string][]byte{}, blobs: map[string]string{}}
+	for p, b := range files {
+		if rendered(p) {
+			t.files[p] = b
+			t.blobs[p] = gitcli.BlobID(b)
+		}
+	}
+	return t
+}
+
+// Blobs implements Tree.
+func (t *MemTree) Blobs() map[string]string { return t.blobs }
+
+// Read implements Tree.
+func (t *MemTree) Read(_ context.Context, paths []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		b, ok := t.files[p]
+		if !ok {
+			return nil, fmt.Errorf("reading %s: not in the render", p)
+		}
+		out[p] = b
+	}
+	return out, nil
+}
+
+// ReadDirTree reads clusters/ under the repository root dir from disk (what
+// `rampart render` wrote, committed or not).
+func ReadDirTree(dir string) (*MemTree, error) {
+	files := map[string][]byte{}
+	root := filepath.Join(dir, "clusters")
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && p == root {
+				return fs.SkipAll
+			}
+			return err
+		}
+		if d.IsDir() {
+			if strings.HasPrefix(d.Name(), ".") && p != root {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if !rendered(rel) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = b
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading clusters/: %w", err)
+	}
+	return NewMemTree(files), nil
+}
+
+// clusterOf is the cluster a rendered path belongs to.
+func clusterOf(p string) string {
+	parts := strings.SplitN(p, "/", 3)
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
+}
+
+// onlyClusters is a tree restricted to some clusters.
+type onlyClusters struct {
+	Tree
+	blobs map[string]string
+}
+
+// Only restricts a tree to the named clusters (all of them when none are named), for
+// a run that renders one shard.
+func Only(t Tree, clusters []string) Tree {
+	if len(clusters) == 0 {
+		return t
+	}
+	keep := map[string]bool{}
+	for _, c := range clusters {
+		keep[c] = true
+	}
+	blobs := map[string]string{}
+	for p, id := range t.Blobs() {
+		if keep[clusterOf(p)] {
+			blobs[p] = id
+		}
+	}
+	return &onlyClusters{Tree: t, blobs: blobs}
+}
+
+func (t *onlyClusters) Blobs() map[string]string { return t.blobs }
