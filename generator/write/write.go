@@ -203,21 +203,16 @@ func Rendered(disk FS, name string) ([]string, error) {
 // cluster.yaml and anything hand-written. A path the render writes (in rendering) is
 // Rampart's without looking: its content is compared or replaced anyway.
 func clusterFiles(disk FS, name string, rendering map[string]*File) (rendered, kept []string, err error) {
-	dir := path.Join("clusters", name)
-	err = fs.WalkDir(disk, dir, func(rel string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
+	files, err := regularFiles(disk, path.Join("clusters", name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("listing the files of cluster %q: %w", name, err)
+	}
+	input := path.Join("clusters", name, InputFile)
+	for _, rel := range files {
 		_, generated := rendering[rel]
-		if !generated && rel != path.Join("clusters", name, InputFile) {
+		if !generated && rel != input {
 			if generated, err = hasHeader(disk, rel); err != nil {
-				return err
+				return nil, nil, fmt.Errorf("listing the files of cluster %q: %w", name, err)
 			}
 		}
 		if generated {
@@ -225,10 +220,6 @@ func clusterFiles(disk FS, name string, rendering map[string]*File) (rendered, k
 		} else {
 			kept = append(kept, rel)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("listing the files of cluster %q: %w", name, err)
 	}
 	return rendered, kept, nil
 }
