@@ -65,17 +65,16 @@ is written to clusters/. Exit 0 when the report is written, whatever the gate sa
 			if err != nil {
 				return reportRunError(opts, outputText, err)
 			}
-			w := opts.stdout
-			if outFile != "" {
-				f, err := os.Create(outFile)
-				if err != nil {
-					return withCode(exitBadInput, fmt.Errorf("writing the report: %w", err))
-				}
-				defer f.Close()
-				w = f
+			w, closeOut, err := reportWriter(opts.stdout, outFile)
+			if err != nil {
+				return err
 			}
+			defer func() { _ = closeOut() }() // on an early return; the paths that wrote call it
 			if output.f == review.JSON {
-				return rr.Report.WriteJSON(w)
+				if err := rr.Report.WriteJSON(w); err != nil {
+					return err
+				}
+				return closeOut()
 			}
 			full := fullReportPath(outFile, fullFile)
 			md, err := rr.Report.Markdown(limit, func(complete string) (string, error) {
@@ -87,8 +86,10 @@ is written to clusters/. Exit 0 when the report is written, whatever the gate sa
 			if rr.Report.FullReport != "" {
 				fmt.Fprintf(opts.stderr, "report: shortened to fit %d characters; the full report is in %s\n", review.MaxComment, full)
 			}
-			_, err = io.WriteString(w, md)
-			return err
+			if _, err := io.WriteString(w, md); err != nil {
+				return err
+			}
+			return closeOut()
 		},
 	}
 	addBaseFlag(cmd, &base)

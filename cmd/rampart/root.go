@@ -33,6 +33,30 @@ func (e *exitError) Error() string {
 }
 func (e *exitError) Unwrap() error { return e.err }
 
+// reportWriter is where a command's report goes: stdout, or the file of
+// --output-file. closeOut closes the file once (later calls return nil) and reports
+// a failed write as bad input, so a report cut short never passes for a whole one.
+func reportWriter(stdout io.Writer, outFile string) (w io.Writer, closeOut func() error, err error) {
+	if outFile == "" {
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(outFile)
+	if err != nil {
+		return nil, nil, withCode(exitBadInput, fmt.Errorf("writing the report: %w", err))
+	}
+	closed := false
+	return f, func() error {
+		if closed {
+			return nil
+		}
+		closed = true
+		if err := f.Close(); err != nil {
+			return withCode(exitBadInput, fmt.Errorf("writing the report: %w", err))
+		}
+		return nil
+	}, nil
+}
+
 // withCode marks err with an exit code; a nil err with a code only sets the code.
 func withCode(code int, err error) error { return &exitError{code: code, err: err} }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -63,17 +62,16 @@ Exit codes: 0 every gate passed, 1 a team failed a gate, 2 the scan could not ru
 				return withCode(exitBadInput, fmt.Errorf("the scan did not run"))
 			}
 			run := report.New(scanInput(res.Scan))
-			w := opts.stdout
-			if outFile != "" {
-				f, err := os.Create(outFile)
-				if err != nil {
-					return withCode(exitBadInput, fmt.Errorf("writing the report: %w", err))
-				}
-				defer f.Close()
-				w = f
+			w, closeOut, err := reportWriter(opts.stdout, outFile)
+			if err != nil {
+				return err
 			}
+			defer func() { _ = closeOut() }() // on an early return; the paths that wrote call it
 			if err := report.Write(w, run, report.Format(format)); err != nil {
 				return withCode(exitBadInput, fmt.Errorf("writing the report: %w", err))
+			}
+			if err := closeOut(); err != nil {
+				return err
 			}
 			if outFile != "" {
 				printGateSummary(opts.stderr, run)

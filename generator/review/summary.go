@@ -397,9 +397,7 @@ func ruleAtoms(o *unstructured.Unstructured) []string {
 				}
 			}
 		}
-		for _, u := range strs(r["nonResourceURLs"]) {
-			res = append(res, u)
-		}
+		res = append(res, strs(r["nonResourceURLs"])...)
 		names := ""
 		if n := strs(r["resourceNames"]); len(n) > 0 {
 			names = " named " + strings.Join(n, ",")

@@ -198,7 +198,7 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 				continue
 			}
 			if cover != nil {
-				v.Covered = append(v.Covered, CoveredFinding{ImageFinding: fi, Exception: cover.Exception.located()})
+				v.Covered = append(v.Covered, CoveredFinding{ImageFinding: fi, Exception: cover.located()})
 				continue
 			}
 			v.Blocking = append(v.Blocking, fi)
@@ -206,7 +206,7 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 	}
 	for _, x := range active {
 		if !x.used {
-			v.Unused = append(v.Unused, x.Exception.located())
+			v.Unused = append(v.Unused, x.located())
 		}
 	}
 	sortImageFindings(v.Blocking)
