@@ -153,8 +153,8 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 	}
 	var active []*live
 	for _, x := range policy.Exceptions {
-		if expired, msg := exceptionExpired(x, today); expired {
-			v.Expired = append(v.Expired, ExpiredException{Exception: x.located(), Message: msg})
+		if x, msg, expired := exceptionExpired(x, today); expired {
+			v.Expired = append(v.Expired, ExpiredException{Exception: x, Message: msg})
 			continue
 		}
 		l := &live{Exception: x, repos: map[string]bool{}}
@@ -219,22 +219,21 @@ func Gate(images []Resolved, results map[string]*Result, policy Policy, now time
 
 // exceptionExpired reports whether x no longer applies on today (YYYY-MM-DD); an
 // unreadable date counts as expired, so a typo cannot extend an exception forever.
-func exceptionExpired(x Exception, today string) (bool, string) {
-	if _, err := time.Parse(time.DateOnly, x.Expires); err == nil && today <= x.Expires {
-		return false, ""
+// An expired exception comes back located, with the message that says so.
+func exceptionExpired(x Exception, today string) (Exception, string, bool) {
+	_, err := time.Parse(time.DateOnly, x.Expires)
+	if err == nil && today <= x.Expires {
+		return x, "", false
 	}
 	x = x.located()
 	where := x.ID
 	if x.Source != "" {
 		where = fmt.Sprintf("%s (%s)", x.ID, x.Source)
 	}
-	if _, err := time.Parse(time.DateOnly, x.Expires); err != nil {
-		return true, fmt.Sprintf("exception %s has expiry %q, not a YYYY-MM-DD date; it is treated as expired", where, x.Expires)
+	if err != nil {
+		return x, fmt.Sprintf("exception %s has expiry %q, not a YYYY-MM-DD date; it is treated as expired", where, x.Expires), true
 	}
-	if today > x.Expires {
-		return true, fmt.Sprintf("exception %s expired on %s and no longer applies", where, x.Expires)
-	}
-	return false, ""
+	return x, fmt.Sprintf("exception %s expired on %s and no longer applies", where, x.Expires), true
 }
 
 // normalizeRepo turns "nginx", "docker.io/library/nginx" and even a reference with a
