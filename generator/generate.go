@@ -301,6 +301,19 @@ type run struct {
 	units    []*unitResult
 }
 
+// CacheDir is the directory of the render's caches (scan.cacheDir, relative to the
+// repository), or empty when the run caches nothing.
+func CacheDir(opts Options, inv *load.Inventory) string {
+	dir := inv.Config.Scan.CacheDir
+	if opts.NoCache || dir == "" || opts.Dir == "" {
+		return ""
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
+	}
+	return dir
+}
+
 func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, log *slog.Logger, now func() time.Time) (*run, error) {
 	lib, err := fs.Sub(root, "lib")
 	if err != nil {
@@ -310,11 +323,7 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	if r.inputs, err = newInputs(root, inv); err != nil {
 		return nil, err
 	}
-	if !opts.NoCache && inv.Config.Scan.CacheDir != "" && opts.Dir != "" {
-		dir := inv.Config.Scan.CacheDir
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(opts.Dir, filepath.FromSlash(dir))
-		}
+	if dir := CacheDir(opts, inv); dir != "" {
 		r.cache = cache.Open(filepath.Join(dir, "units"))
 		if opts.Mode != Validate {
 			r.state = write.OpenState(filepath.Join(dir, "disk"))

@@ -258,6 +258,9 @@ func portsMatch(ports []networkingv1.NetworkPolicyPort, p Port) bool {
 // prefix: the pod's labels, its namespace and service account, and its namespace's
 // labels.
 func (m *model) ciliumLabels(w *Workload) map[string]string {
+	if l, ok := m.ciliumLabelsOf[w]; ok {
+		return l
+	}
 	l := maps.Clone(w.Labels)
 	if l == nil {
 		l = map[string]string{}
@@ -267,6 +270,10 @@ func (m *model) ciliumLabels(w *Workload) map[string]string {
 	for k, v := range m.nsLabels(w.Namespace) {
 		l["io.cilium.k8s.namespace.labels."+k] = v
 	}
+	if m.ciliumLabelsOf == nil {
+		m.ciliumLabelsOf = map[*Workload]map[string]string{}
+	}
+	m.ciliumLabelsOf[w] = l
 	return l
 }
 
@@ -288,6 +295,9 @@ func ciliumKey(k string) (string, bool) {
 // namespace is confined to the policy's namespace, as Cilium does for namespaced
 // policies; the subject selector is always confined to it.
 func (m *model) ciliumSelects(sel *metav1.LabelSelector, w *Workload, policyNS string, peer bool) bool {
+	if !peer && w.Namespace != policyNS {
+		return false
+	}
 	norm := &metav1.LabelSelector{MatchLabels: map[string]string{}}
 	namesNS := false
 	for k, v := range sel.MatchLabels {

@@ -147,14 +147,20 @@ type OutsideFlow struct {
 	Policy string `json:"policy"`
 }
 
+// withDefaults fills in the mesh's defaults.
+func (o Options) withDefaults() Options {
+	if o.TrustDomain == "" {
+		o.TrustDomain = defaults.MeshTrustDomain
+	}
+	if o.RootNamespace == "" {
+		o.RootNamespace = defaults.MeshRootNamespace
+	}
+	return o
+}
+
 // Evaluate computes the report of one rendered cluster.
 func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
-	if opts.TrustDomain == "" {
-		opts.TrustDomain = defaults.MeshTrustDomain
-	}
-	if opts.RootNamespace == "" {
-		opts.RootNamespace = defaults.MeshRootNamespace
-	}
+	opts = opts.withDefaults()
 	m, err := read(c, opts)
 	if err != nil {
 		return nil, err
@@ -202,6 +208,10 @@ type model struct {
 	// peerAuthsByNS and authzsByNS are peerAuthsFor's and authzsFor's answers.
 	peerAuthsByNS map[string][]*securityv1.PeerAuthentication
 	authzsByNS    map[string][]*securityv1.AuthorizationPolicy
+	// nsLabelsOf and ciliumLabelsOf are nsLabels' and ciliumLabels' answers, read
+	// only: a flow asks for them once per policy it looks at.
+	nsLabelsOf     map[string]map[string]string
+	ciliumLabelsOf map[*Workload]map[string]string
 }
 
 // netpolsIn are the NetworkPolicies of a namespace, in the order read: a policy
@@ -273,11 +283,18 @@ func (m *model) note(format string, args ...any) { m.notes[fmt.Sprintf(format, a
 
 // nsLabels are a namespace's labels, with the name label the API server sets.
 func (m *model) nsLabels(ns string) map[string]string {
+	if l, ok := m.nsLabelsOf[ns]; ok {
+		return l
+	}
 	l := maps.Clone(m.namespaces[ns])
 	if l == nil {
 		l = map[string]string{}
 	}
 	l["kubernetes.io/metadata.name"] = ns
+	if m.nsLabelsOf == nil {
+		m.nsLabelsOf = map[string]map[string]string{}
+	}
+	m.nsLabelsOf[ns] = l
 	return l
 }
 
@@ -363,6 +380,9 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 	}
 	return nil
 }
+
+// meshKeys are the namespace and pod labels meshed reads.
+var meshKeys = []string{"sidecar.istio.io/inject", "istio.io/dataplane-mode", "istio-injection", "istio.io/rev"}
 
 // meshed says whether pods with these labels in a namespace with these labels get a
 // sidecar or join ambient mode, as Istio's injection webhook and CNI decide.

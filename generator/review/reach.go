@@ -3,10 +3,8 @@ package review
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strings"
 
@@ -56,30 +54,6 @@ func (c *ClusterReach) Counts() Counts {
 	return n
 }
 
-// ReachOptions gives each cluster's mesh settings, by cluster name.
-type ReachOptions map[string]reach.Options
-
-// ReachChanges evaluates the reachability of each named cluster at the base and the
-// head (generator/reach, from the rendered objects) and keeps what changed. Each
-// distinct file (by blob id) is decoded once for both sides, and only the documents
-// of the kinds reachability reads.
-func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts ReachOptions) ([]ClusterReach, error) {
-	var out []ClusterReach
-	decoded := map[string][]*unstructured.Unstructured{} // blob id → objects
-	for _, name := range clusters {
-		b, err := evaluate(ctx, base, name, opts[name], decoded)
-		if err != nil {
-			return nil, fmt.Errorf("evaluating the reachability of cluster %q at the base: %w", name, err)
-		}
-		h, err := evaluate(ctx, head, name, opts[name], decoded)
-		if err != nil {
-			return nil, fmt.Errorf("evaluating the reachability of cluster %q: %w", name, err)
-		}
-		out = append(out, compareReach(name, b, h))
-	}
-	return out, nil
-}
-
 // reachKinds are the kinds generator/reach reads.
 var reachKinds = map[string]bool{
 	"Namespace": true, "Service": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true,
@@ -111,39 +85,6 @@ func decodeReach(b []byte) ([]*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	return slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return len(o.Object) == 0 }), nil
-}
-
-func evaluate(ctx context.Context, t Tree, cluster string, o reach.Options, decoded map[string][]*unstructured.Unstructured) (*reach.Report, error) {
-	blobs := t.Blobs()
-	var paths, todo []string
-	for p := range blobs {
-		if clusterOf(p) == cluster && path.Base(p) != "kustomization.yaml" {
-			paths = append(paths, p)
-			if _, ok := decoded[blobs[p]]; !ok {
-				todo = append(todo, p)
-			}
-		}
-	}
-	slices.Sort(paths)
-	if len(todo) > 0 {
-		files, err := t.Read(ctx, todo)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range todo {
-			objs, err := decodeReach(files[p])
-			if err != nil {
-				return nil, fmt.Errorf("decoding %s: %w", p, err)
-			}
-			decoded[blobs[p]] = objs
-		}
-	}
-	c := &manifest.Cluster{Name: cluster}
-	for _, p := range paths {
-		layer, team := manifest.Classify(p)
-		c.Files = append(c.Files, &manifest.File{Path: p, Layer: layer, Team: team, Objects: decoded[blobs[p]]})
-	}
-	return reach.Evaluate(c, o)
 }
 
 func flowKey(f reach.Flow) string { return f.From + " " + f.To + " " + f.Port.String() }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -46,6 +47,11 @@ type BuildInput struct {
 	Warnings   diag.List
 	Scanner    BaseScanner
 	Now        time.Time
+	// CacheDir is the render's cache directory, where decoded files and their facts
+	// are kept between reports (empty: nowhere).
+	CacheDir string
+	// Logger hears of what did not stop the report (nil: discarded).
+	Logger *slog.Logger
 }
 
 // Build computes the report: the diff, the reachability change of every cluster the
@@ -57,7 +63,7 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 	}
 	d.Base, d.BaseCommit, d.Head = in.BaseName, in.BaseCommit, in.HeadName
 	var clusters []string
-	ro := ReachOptions{}
+	ro := ReachOptions{Clusters: map[string]reach.Options{}, CacheDir: in.CacheDir, Logger: in.Logger}
 	for _, c := range d.Clusters {
 		clusters = append(clusters, c.Cluster)
 		o := reach.Options{}
@@ -75,7 +81,7 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 			}
 			o.Focus = append(o.Focus, t.Team)
 		}
-		ro[c.Cluster] = o
+		ro.Clusters[c.Cluster] = o
 	}
 	rc, err := ReachChanges(ctx, in.Base, in.Head, clusters, ro)
 	if err != nil {

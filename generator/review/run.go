@@ -64,6 +64,7 @@ func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, e
 		Base: Only(bt, opts.Clusters), BaseName: baseName, BaseCommit: commit,
 		Head: NewMemTree(files), HeadName: "this render",
 		Inventory: res.Inventory, Scan: res.Scan, Warnings: res.Warnings, Scanner: ls, Now: now(),
+		CacheDir: generator.CacheDir(opts, res.Inventory), Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, err

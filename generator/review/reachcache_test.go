@@ -1,0 +1,89 @@
+package review
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rampart-gitops/rampart/generator/gitcli"
+)
+
+// TestReachCacheRoundTrip: every rendered example file's documents come back from
+// the cache exactly as decoded from the file (numbers of the same Go types).
+func TestReachCacheRoundTrip(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "clusters", "*", "*", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, _ := filepath.Glob(filepath.Join(repoRoot, "clusters", "*", "teams", "*", "*.yaml"))
+	files = append(files, more...)
+	c := openReachCache(t.TempDir())
+	kept := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := decodeReach(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		id := gitcli.BlobID(b)
+		if err := c.put(id, want); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := c.get(id)
+		if !ok {
+			t.Fatalf("%s: not in the cache after put", f)
+		}
+		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
+			t.Errorf("%s: the cache gives back other documents than the file's: %s", f, cmp.Diff(want, got))
+		}
+		kept += len(want)
+	}
+	if kept < 20 {
+		t.Fatalf("only %d documents in %d files: the examples did not reach the test", kept, len(files))
+	}
+}
+
+// TestReachCacheUntrusted: an entry that is truncated, of another engine or not
+// JSON is not used.
+func TestReachCacheUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	c := openReachCache(dir)
+	b, err := os.ReadFile(filepath.Join(repoRoot, "clusters", "prod-weu", "tenants", "payments.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := decodeReach(b)
+	if err != nil || len(objs) == 0 {
+		t.Fatalf("decoding the payments tenant: %d objects, %v", len(objs), err)
+	}
+	id := gitcli.BlobID(b)
+	if err := c.put(id, objs); err != nil {
+		t.Fatal(err)
+	}
+	entry, err := os.ReadFile(c.path(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"truncated":      entry[:len(entry)-10],
+		"another engine": append([]byte("rampart-reach-v1 another-build\n"), entry[len(c.header):]...),
+		"not JSON":       append(c.header, "kind: Namespace\n"...),
+	} {
+		if err := os.WriteFile(c.path(id), bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := c.get(id); ok {
+			t.Errorf("%s entry was used", name)
+		}
+	}
+	var none *reachCache
+	if _, ok := none.get(id); ok || none.put(id, objs) != nil {
+		t.Errorf("a nil cache cached something")
+	}
+}
