@@ -220,8 +220,8 @@ func baseFindings(ctx context.Context, in GateInput, v scan.TeamVerdict) ([]Find
 // teamImages are the pinned images a team's rendered objects run on a cluster.
 func teamImages(ctx context.Context, t Tree, cluster, team string) ([]string, error) {
 	var paths []string
-	for p := range t.Blobs() {
-		if clusterOf(p) != cluster || path.Base(p) == "kustomization.yaml" {
+	for _, p := range t.Paths(cluster) {
+		if path.Base(p) == "kustomization.yaml" {
 			continue
 		}
 		if _, tm := manifest.Classify(p); tm == team {

@@ -97,7 +97,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			head := NewMemTree(rv.Files)
+			head := rv.Head
 			whole := ReachOptions{Clusters: map[string]reach.Options{}}
 			var clusters []string
 			for _, c := range rv.Report.Diff.Clusters {

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -85,5 +86,34 @@ func TestReachCacheUntrusted(t *testing.T) {
 	var none *reachCache
 	if _, ok := none.get(id); ok || none.put(id, objs) != nil {
 		t.Errorf("a nil cache cached something")
+	}
+}
+
+// TestBlobIDs: ids round-trip through their file, the file keeps only the ids a run
+// used, and a damaged file reads as empty.
+func TestBlobIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "blob-ids")
+	a, b := []byte("a: 1\n"), []byte("b: 2\n")
+	ids := OpenBlobIDs(path)
+	ids.put(sha256.Sum256(a), gitcli.BlobID(a))
+	ids.put(sha256.Sum256(b), gitcli.BlobID(b))
+	if err := ids.Save(); err != nil {
+		t.Fatal(err)
+	}
+	again := OpenBlobIDs(path)
+	if id, ok := again.get(sha256.Sum256(a)); !ok || id != gitcli.BlobID(a) {
+		t.Fatalf("id of a = %q, %v after a round trip", id, ok)
+	}
+	if err := again.Save(); err != nil { // only a was used
+		t.Fatal(err)
+	}
+	if _, ok := OpenBlobIDs(path).get(sha256.Sum256(b)); ok {
+		t.Error("an id no run used was kept")
+	}
+	if err := os.WriteFile(path, []byte(blobIDsHeader+"zz not-an-id\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := OpenBlobIDs(path).get(sha256.Sum256(a)); ok {
+		t.Error("a damaged file was trusted")
 	}
 }

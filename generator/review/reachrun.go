@@ -95,12 +95,11 @@ func subdir(dir, name string) string {
 // reads, sorted.
 func clusterFiles(t Tree, cluster string) []string {
 	var paths []string
-	for p := range t.Blobs() {
-		if clusterOf(p) == cluster && path.Base(p) != "kustomization.yaml" {
+	for _, p := range t.Paths(cluster) {
+		if path.Base(p) != "kustomization.yaml" {
 			paths = append(paths, p)
 		}
 	}
-	slices.Sort(paths)
 	return paths
 }
 

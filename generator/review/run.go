@@ -8,14 +8,15 @@ import (
 
 	"github.com/rampart-gitops/rampart/generator"
 	"github.com/rampart-gitops/rampart/generator/scan"
+	"github.com/rampart-gitops/rampart/generator/write"
 )
 
 // Reviewed is a render in memory and its report against the committed base.
 type Reviewed struct {
 	Result *generator.Result
 	Report *Report
-	// Files are the render's files, path → content (every rendered cluster).
-	Files map[string][]byte
+	// Head is the render's tree (every rendered cluster).
+	Head *MemTree
 }
 
 // Run renders in memory with opts (Check mode: scanned, nothing written), compares the
@@ -29,16 +30,6 @@ func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, e
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
-	for _, c := range res.Clusters {
-		cf, err := c.Contents()
-		if err != nil {
-			return nil, fmt.Errorf("reading the render of cluster %q: %w", c.Name, err)
-		}
-		for p, b := range cf {
-			files[p] = b
-		}
-	}
 	baseName, commit, err := ResolveBase(ctx, opts.Dir, base)
 	if err != nil {
 		return nil, err
@@ -51,6 +42,19 @@ func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, e
 	if opts.Now != nil {
 		now = opts.Now
 	}
+	cacheDir := generator.CacheDir(opts, res.Inventory)
+	ids := OpenBlobIDs(subdir(cacheDir, "blob-ids"))
+	encoded := make([]*write.Cluster, len(res.Clusters))
+	for i, c := range res.Clusters {
+		encoded[i] = c.Cluster
+	}
+	head, err := NewRenderTree(encoded, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := ids.Save(); err != nil && opts.Logger != nil {
+		opts.Logger.Warn("blob ids not saved; the next report hashes every file", "error", err)
+	}
 	ls := &lazyScanner{open: func() (*scan.Scanner, error) {
 		so, err := scan.OptionsFromConfig(opts.Dir, res.Inventory.Config.Scan)
 		if err != nil {
@@ -62,14 +66,14 @@ func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, e
 	defer ls.Close()
 	rep, err := Build(ctx, BuildInput{
 		Base: Only(bt, opts.Clusters), BaseName: baseName, BaseCommit: commit,
-		Head: NewMemTree(files), HeadName: "this render",
+		Head: head, HeadName: "this render",
 		Inventory: res.Inventory, Scan: res.Scan, Warnings: res.Warnings, Scanner: ls, Now: now(),
-		CacheDir: generator.CacheDir(opts, res.Inventory), Logger: opts.Logger,
+		CacheDir: cacheDir, Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &Reviewed{Result: res, Report: rep, Files: files}, nil
+	return &Reviewed{Result: res, Report: rep, Head: head}, nil
 }
 
 // lazyScanner opens the image scanner when the base's images first need a scan, and

@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rampart-gitops/rampart/generator/gitcli"
+	"github.com/rampart-gitops/rampart/generator/write"
 )
 
 // Tree is a rendered tree: the files under clusters/ with their git blob ids, and a
@@ -19,6 +25,29 @@ type Tree interface {
 	Blobs() map[string]string
 	// Read returns the content of the paths asked for.
 	Read(ctx context.Context, paths []string) (map[string][]byte, error)
+	// Paths are the tree's paths under clusters/<cluster>/, sorted.
+	Paths(cluster string) []string
+}
+
+// pathIndex lists a tree's paths by cluster, once: a report on a large fleet asks
+// for one cluster's files many times, of trees with every cluster's.
+type pathIndex struct {
+	once      sync.Once
+	byCluster map[string][]string
+}
+
+func (x *pathIndex) paths(blobs map[string]string, cluster string) []string {
+	x.once.Do(func() {
+		x.byCluster = map[string][]string{}
+		for p := range blobs {
+			c := clusterOf(p)
+			x.byCluster[c] = append(x.byCluster[c], p)
+		}
+		for _, l := range x.byCluster {
+			slices.Sort(l)
+		}
+	})
+	return x.byCluster[cluster]
 }
 
 // rendered says whether a path under clusters/ is rendered output: not a cluster's
@@ -36,6 +65,7 @@ func rendered(p string) bool {
 
 // GitTree is the rendered tree committed at a revision.
 type GitTree struct {
+	pathIndex
 	repo  *gitcli.Repo
 	blobs map[string]string
 	// Commit is the revision's commit id.
@@ -65,6 +95,9 @@ func OpenGitTree(ctx context.Context, dir, rev string) (*GitTree, error) {
 // Blobs implements Tree.
 func (t *GitTree) Blobs() map[string]string { return t.blobs }
 
+// Paths implements Tree.
+func (t *GitTree) Paths(cluster string) []string { return t.paths(t.blobs, cluster) }
+
 // Read implements Tree with one `git cat-file --batch`.
 func (t *GitTree) Read(ctx context.Context, paths []string) (map[string][]byte, error) {
 	ids := make([]string, 0, len(paths))
@@ -86,34 +119,90 @@ func (t *GitTree) Read(ctx context.Context, paths []string) (map[string][]byte, 
 	return out, nil
 }
 
-// MemTree is a tree held in memory: a render that was not written.
+// MemTree is a tree held in memory: a render that was not written. Its files'
+// contents are read only when asked for (a render's cached files stay in the cache).
 type MemTree struct {
-	files map[string][]byte
+	pathIndex
+	files map[string]*write.File
 	blobs map[string]string
 }
 
-// NewMemTree makes a tree of files (path → content); it hashes every file once.
+// NewMemTree makes a tree of files (path → content); it hashes every file once, on
+// every core.
 func NewMemTree(files map[string][]byte) *MemTree {
-	t := &MemTree{files: map[string][]byte{}, blobs: map[string]string{}}
+	wf := make(map[string]*write.File, len(files))
 	for p, b := range files {
-		if rendered(p) {
-			t.files[p] = b
-			t.blobs[p] = gitcli.BlobID(b)
+		wf[p] = write.Bytes(b)
+	}
+	t, _ := newMemTree(wf, nil) // contents in memory: no error to read
+	return t
+}
+
+// NewRenderTree makes a tree of a render's clusters. A file's blob id is taken from
+// ids (by its SHA-256) when known there; the others are read, hashed on every core
+// and added to ids.
+func NewRenderTree(clusters []*write.Cluster, ids *BlobIDs) (*MemTree, error) {
+	files := map[string]*write.File{}
+	for _, c := range clusters {
+		maps.Copy(files, c.Files)
+	}
+	return newMemTree(files, ids)
+}
+
+func newMemTree(files map[string]*write.File, ids *BlobIDs) (*MemTree, error) {
+	t := &MemTree{files: map[string]*write.File{}, blobs: map[string]string{}}
+	var miss []string
+	for p, f := range files {
+		if !rendered(p) {
+			continue
+		}
+		t.files[p] = f
+		if id, ok := ids.get(f.Sum); ok {
+			t.blobs[p] = id
+		} else {
+			miss = append(miss, p)
 		}
 	}
-	return t
+	got := make([]string, len(miss))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range miss {
+		g.Go(func() error {
+			b, err := files[p].Data()
+			if err != nil {
+				return fmt.Errorf("reading the render of %s: %w", p, err)
+			}
+			got[i] = gitcli.BlobID(b)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, p := range miss {
+		t.blobs[p] = got[i]
+		ids.put(files[p].Sum, got[i])
+	}
+	return t, nil
 }
 
 // Blobs implements Tree.
 func (t *MemTree) Blobs() map[string]string { return t.blobs }
 
+// Paths implements Tree.
+func (t *MemTree) Paths(cluster string) []string { return t.paths(t.blobs, cluster) }
+
 // Read implements Tree.
 func (t *MemTree) Read(_ context.Context, paths []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(paths))
 	for _, p := range paths {
-		b, ok := t.files[p]
+		f, ok := t.files[p]
 		if !ok {
 			return nil, fmt.Errorf("reading %s: not in the render", p)
+		}
+		b, err := f.Data()
+		if err != nil {
+			return nil, fmt.Errorf("reading the render of %s: %w", p, err)
 		}
 		out[p] = b
 	}
@@ -178,6 +267,7 @@ func short(commit string) string {
 // onlyClusters is a tree restricted to some clusters.
 type onlyClusters struct {
 	Tree
+	pathIndex
 	blobs map[string]string
 }
 
@@ -192,12 +282,15 @@ func Only(t Tree, clusters []string) Tree {
 		keep[c] = true
 	}
 	blobs := map[string]string{}
-	for p, id := range t.Blobs() {
-		if keep[clusterOf(p)] {
-			blobs[p] = id
+	for c := range keep {
+		for _, p := range t.Paths(c) {
+			blobs[p] = t.Blobs()[p]
 		}
 	}
 	return &onlyClusters{Tree: t, blobs: blobs}
 }
 
 func (t *onlyClusters) Blobs() map[string]string { return t.blobs }
+
+// Paths implements Tree.
+func (t *onlyClusters) Paths(cluster string) []string { return t.paths(t.blobs, cluster) }
