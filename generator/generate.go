@@ -51,6 +51,10 @@ const (
 	Check Mode = "check"
 	// Render is Check plus writing the changes.
 	Render Mode = "render"
+	// Memory scans and renders in memory and compares nothing with the disk: a
+	// report compares the render with a git revision instead. Cached files are read
+	// only when asked for.
+	Memory Mode = "memory"
 )
 
 // Options configure a run.
@@ -257,7 +261,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 	if err := inv.SaveCache(); err != nil {
 		log.Warn("load cache not saved", "error", err)
 	}
-	if opts.Mode == Validate {
+	if opts.Mode == Validate || opts.Mode == Memory {
 		return res, nil
 	}
 	if opts.Mode == Render {
@@ -325,7 +329,7 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	}
 	if dir := CacheDir(opts, inv); dir != "" {
 		r.cache = cache.Open(filepath.Join(dir, "units"))
-		if opts.Mode != Validate {
+		if opts.Mode == Check || opts.Mode == Render {
 			r.state = write.OpenState(filepath.Join(dir, "disk"))
 		}
 	}

@@ -339,9 +339,9 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 // cached reports whether a unit can be taken from the cache entry e under key: its
 // files' bytes are read now when the run will compare or write them (the disk state
 // does not vouch for each), and an entry whose bytes are damaged is rendered again.
-// A validate reads them only if something asks for them (Cluster.Decode).
+// A validate or an in-memory run reads them only if something asks for them.
 func (r *run) cached(key cache.Key, e *cache.Entry) bool {
-	if r.opts.Mode == Validate {
+	if r.opts.Mode == Validate || r.opts.Mode == Memory {
 		return true
 	}
 	for _, f := range e.Files {

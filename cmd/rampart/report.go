@@ -59,7 +59,7 @@ is written to clusters/. Exit 0 when the report is written, whatever the gate sa
   rampart report --output json | jq '.gate.new'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o := run.options(opts, generator.Check)
+			o := run.options(opts, generator.Memory)
 			o.Scan = sf.options(opts)
 			rr, err := review.Run(cmd.Context(), o, base)
 			if err != nil {

@@ -19,12 +19,13 @@ type Reviewed struct {
 	Head *MemTree
 }
 
-// Run renders in memory with opts (Check mode: scanned, nothing written), compares the
+// Run renders with opts (in Memory mode unless opts says another: scanned, nothing
+// compared with the disk or written), compares the
 // render with clusters/ committed at base (ResolveBase's rules) and builds the
 // report. Only the clusters the run renders are compared.
 func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, error) {
 	if opts.Mode == "" {
-		opts.Mode = generator.Check
+		opts.Mode = generator.Memory
 	}
 	res, err := generator.Generate(ctx, opts)
 	if err != nil {
