@@ -325,5 +325,23 @@ func (r *Report) Markdown(limit int, full func(complete string) (string, error))
 	if i := strings.LastIndex(t, "\n"); i > 0 {
 		t = t[:i+1]
 	}
-	return t + fmt.Sprintf("\n… cut at GitHub's limit; the full report is in `%s`.\n", where), nil
+	return closeOpen(t) + fmt.Sprintf("\n… cut at GitHub's limit; the full report is in `%s`.\n", where), nil
+}
+
+// closeOpen closes what a cut left open, a code fence and <details> sections, so
+// the rest of the comment renders as markdown.
+func closeOpen(s string) string {
+	fences := 0
+	for line := range strings.Lines(s) {
+		if strings.HasPrefix(line, "```") {
+			fences++
+		}
+	}
+	if fences%2 == 1 {
+		s += "```\n"
+	}
+	for range strings.Count(s, "<details>") - strings.Count(s, "</details>") {
+		s += "</details>\n"
+	}
+	return s
 }

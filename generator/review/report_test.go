@@ -162,6 +162,35 @@ func bigReport(teams int) *Report {
 	return &Report{Diff: d, Gate: Gate{Scanned: true, Passed: true, DBVersion: "v2"}}
 }
 
+// TestReportCutClosesWhatItOpened: a report cut at a line (even its counts do not
+// fit) closes its open sections and code fences.
+func TestReportCutClosesWhatItOpened(t *testing.T) {
+	r := bigReport(50)
+	r.Reach = []ClusterReach{{Cluster: "prod-weu", Flows: []FlowChange{{Change: Added, Layer: "L3/L4", From: "a/x", To: "b/y", Port: "80/TCP"}}}}
+	full := r.markdown(detailCounts, "x")
+	for limit := 400; limit < utf8.RuneCountInString(full); limit += 37 {
+		md, err := r.Markdown(limit, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(md, "cut at GitHub's limit") {
+			continue
+		}
+		if n := strings.Count(md, "<details>"); n != strings.Count(md, "</details>") {
+			t.Fatalf("limit %d: %d <details> and %d </details>", limit, n, strings.Count(md, "</details>"))
+		}
+		fences := 0
+		for line := range strings.Lines(md) {
+			if strings.HasPrefix(line, "```") {
+				fences++
+			}
+		}
+		if fences%2 != 0 {
+			t.Fatalf("limit %d: a code fence is left open", limit)
+		}
+	}
+}
+
 func TestReportOverTheLimit(t *testing.T) {
 	tests := []struct {
 		name  string
