@@ -5,6 +5,7 @@ export GOTOOLCHAIN := local
 
 GO ?= go
 GOLANGCI_LINT_VERSION ?= v2.15.0
+ACTIONLINT_VERSION ?= v1.7.12
 
 .PHONY: all build test lint render check bench bench-fleet schemas fuzz judges examples
 
@@ -20,6 +21,8 @@ test:
 
 lint:
 	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) run ./...
+	# the GitHub workflows: expressions, job graph, action inputs; shell steps with shellcheck
+	$(GO) run github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 ## render: render teams/ into clusters/ (offline, with the example images and DB).
 render:
