@@ -1,16 +1,10 @@
 package load
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"hash/crc32"
-	"maps"
-	"os"
-	"slices"
-	"sync"
 
-	"github.com/rampart-gitops/rampart/generator/internal/atomicfile"
+	"github.com/rampart-gitops/rampart/generator/internal/digeststore"
 )
 
 // loadCache remembers the team files that passed parsing and the schema, by the
@@ -19,53 +13,16 @@ import (
 // parsed only if a diagnostic asks for it. Every semantic check still runs on every
 // file, cached or not, and the strict decode still refuses what the types do not know.
 //
-// It is one file, so a fleet of a thousand teams costs one read; it is rewritten,
-// with only the entries of this run, when anything changed. A missing, damaged or
-// foreign file (another Rampart build: a new schema) is an empty cache.
-type loadCache struct {
-	path   string
-	header []byte
-
-	mu      sync.Mutex
-	entries map[[sha256.Size]byte][]byte
-	used    map[[sha256.Size]byte]bool
-	added   bool
-}
+// It is one file (a digeststore.Store), so a fleet of a thousand teams costs one read;
+// it is rewritten, with only the entries of this run, when anything changed. A
+// missing, damaged or foreign file (another Rampart build: a new schema) is an empty
+// cache. A nil *loadCache caches nothing.
+type loadCache struct{ store *digeststore.Store }
 
 const loadCacheFormat = "rampart-load-cache-v2\n"
 
 func openLoadCache(path, engine string) *loadCache {
-	c := &loadCache{
-		path:    path,
-		header:  []byte(loadCacheFormat + engine + "\n"),
-		entries: map[[sha256.Size]byte][]byte{},
-		used:    map[[sha256.Size]byte]bool{},
-	}
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) < len(c.header)+4 || !bytes.HasPrefix(b, c.header) {
-		return c
-	}
-	body, sum := b[:len(b)-4], binary.BigEndian.Uint32(b[len(b)-4:])
-	if crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) != sum {
-		return c
-	}
-	entries := map[[sha256.Size]byte][]byte{}
-	for rest := body[len(c.header):]; len(rest) > 0; {
-		if len(rest) < sha256.Size {
-			return c
-		}
-		var k [sha256.Size]byte
-		copy(k[:], rest)
-		rest = rest[sha256.Size:]
-		n, w := binary.Uvarint(rest)
-		if w <= 0 || n > uint64(len(rest)-w) {
-			return c
-		}
-		entries[k] = rest[w : w+int(n) : w+int(n)]
-		rest = rest[w+int(n):]
-	}
-	c.entries = entries
-	return c
+	return &loadCache{store: digeststore.Open(path, loadCacheFormat+engine+"\n")}
 }
 
 // loadEntry is what the cache keeps of a file: its JSON and its positions.
@@ -100,41 +57,20 @@ func (c *loadCache) get(k [sha256.Size]byte) ([]byte, bool) {
 	if c == nil {
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	raw, ok := c.entries[k]
-	if ok {
-		c.used[k] = true
-	}
-	return raw, ok
+	return c.store.Get(k)
 }
 
 // put remembers the JSON of a file that passed.
 func (c *loadCache) put(k [sha256.Size]byte, raw []byte) {
-	if c == nil {
-		return
+	if c != nil {
+		c.store.Put(k, raw)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.entries[k], c.used[k], c.added = raw, true, true
 }
 
 // save rewrites the cache with this run's entries, if it changed.
 func (c *loadCache) save() error {
-	if c == nil || (!c.added && len(c.used) == len(c.entries)) {
+	if c == nil {
 		return nil
 	}
-	b := append([]byte{}, c.header...)
-	keys := slices.SortedFunc(maps.Keys(c.entries), func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
-	for _, k := range keys {
-		if !c.used[k] {
-			continue
-		}
-		raw := c.entries[k]
-		b = append(b, k[:]...)
-		b = binary.AppendUvarint(b, uint64(len(raw)))
-		b = append(b, raw...)
-	}
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
-	return atomicfile.Write(c.path, b)
+	return c.store.Save()
 }

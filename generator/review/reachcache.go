@@ -3,18 +3,15 @@ package review
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator/cache"
 	"github.com/rampart-gitops/rampart/generator/internal/atomicfile"
+	"github.com/rampart-gitops/rampart/generator/internal/digeststore"
 	"github.com/rampart-gitops/rampart/generator/reach"
 )
 
@@ -122,78 +119,42 @@ func writeFacts(dir, cluster string, facts map[string]reach.Facts) error {
 
 // BlobIDs remembers the git blob id of rendered files by their SHA-256, which the
 // render cache knows without reading them: a report on a large fleet then reads and
-// hashes only the files the render made anew. The ids live in one file (path);
-// a missing, damaged or foreign one reads as empty. A nil *BlobIDs remembers nothing.
-type BlobIDs struct {
-	path string
-	mu   sync.Mutex
-	ids  map[[sha256.Size]byte]string
-	used map[[sha256.Size]byte]bool
-	new  bool
-}
+// hashes only the files the render made anew. The ids live in one file
+// (digeststore), holding the ids of the last report's files. A nil *BlobIDs
+// remembers nothing.
+type BlobIDs struct{ store *digeststore.Store }
 
 const blobIDsHeader = "rampart-blob-ids-v1\n"
 
 // OpenBlobIDs reads the ids kept at path (empty: none kept).
 func OpenBlobIDs(path string) *BlobIDs {
-	b := &BlobIDs{path: path, ids: map[[sha256.Size]byte]string{}, used: map[[sha256.Size]byte]bool{}}
 	if path == "" {
-		return b
+		return nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return b
-	}
-	body, ok := bytes.CutPrefix(data, []byte(blobIDsHeader))
-	if !ok {
-		return b
-	}
-	for line := range bytes.Lines(body) {
-		sum, id, ok := bytes.Cut(bytes.TrimSuffix(line, []byte("\n")), []byte(" "))
-		var k [sha256.Size]byte
-		if !ok || hex.DecodedLen(len(sum)) != sha256.Size || len(id) != 40 {
-			return &BlobIDs{path: path, ids: map[[sha256.Size]byte]string{}, used: map[[sha256.Size]byte]bool{}}
-		}
-		if _, err := hex.Decode(k[:], sum); err != nil {
-			return &BlobIDs{path: path, ids: map[[sha256.Size]byte]string{}, used: map[[sha256.Size]byte]bool{}}
-		}
-		b.ids[k] = string(id)
-	}
-	return b
+	return &BlobIDs{store: digeststore.Open(path, blobIDsHeader)}
 }
 
 func (b *BlobIDs) get(sum [sha256.Size]byte) (string, bool) {
 	if b == nil {
 		return "", false
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	id, ok := b.ids[sum]
-	if ok {
-		b.used[sum] = true
+	id, ok := b.store.Get(sum)
+	if !ok || len(id) != 40 {
+		return "", false
 	}
-	return id, ok
+	return string(id), true
 }
 
 func (b *BlobIDs) put(sum [sha256.Size]byte, id string) {
-	if b == nil {
-		return
+	if b != nil {
+		b.store.Put(sum, []byte(id))
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.ids[sum], b.used[sum], b.new = id, true, true
 }
 
-// Save writes the ids used since Open, when they differ from what was read: the
-// file holds one render's files, never more.
+// Save writes the ids used since Open, when they differ from what was read.
 func (b *BlobIDs) Save() error {
-	if b == nil || b.path == "" || (!b.new && len(b.used) == len(b.ids)) {
+	if b == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(b.used))
-	for k := range b.used {
-		keys = append(keys, hex.EncodeToString(k[:])+" "+b.ids[k]+"\n")
-	}
-	slices.Sort(keys)
-	return atomicfile.Write(b.path, []byte(blobIDsHeader+strings.Join(keys, "")))
+	return b.store.Save()
 }

@@ -110,7 +110,7 @@ func TestBlobIDs(t *testing.T) {
 	if _, ok := OpenBlobIDs(path).get(sha256.Sum256(b)); ok {
 		t.Error("an id no run used was kept")
 	}
-	if err := os.WriteFile(path, []byte(blobIDsHeader+"zz not-an-id\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(blobIDsHeader+"zz not-an-id\n0000"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := OpenBlobIDs(path).get(sha256.Sum256(a)); ok {
