@@ -15,12 +15,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
 // minMemory is the smallest memory an app may ask for; less is a unit mistake
 // (256 is bytes, 256m is millibytes) and a container that cannot start.
 var minMemory = resource.MustParse("4Mi")
+
+// minEphemeralStorage is the platform's default ephemeral storage of a container
+// beyond its writable paths (lib/defaults.libsonnet app.ephemeralStorageMi), which
+// resources.ephemeralStorage may only raise.
+var minEphemeralStorage = *resource.NewQuantity(defaults.EphemeralStorageMi<<20, resource.BinarySI)
 
 // checkTeam runs the checks that need only the team's own file and the cluster list.
 func (l *loader) checkTeam(f *fileCtx, base string, t *spec.Team) {
@@ -201,6 +207,12 @@ func checkResources(f *fileCtx, field string, r spec.Resources) {
 	if memOK && memLimitOK && memLimit.Cmp(mem) < 0 {
 		f.errorf(Field(field, "memoryLimit"), "raise memoryLimit to at least memory, or leave it out: memory is also the limit",
 			"memoryLimit %s is below memory %s", r.MemoryLimit, r.Memory)
+	}
+	if r.EphemeralStorage != "" {
+		if q, ok := parse("ephemeralStorage", r.EphemeralStorage); ok && q.Cmp(minEphemeralStorage) < 0 {
+			f.errorf(Field(field, "ephemeralStorage"), fmt.Sprintf("leave it out for the default %s, or raise it above", minEphemeralStorage.String()),
+				"ephemeralStorage %s is below the default %s; it may only raise what the app writes outside its writable paths", r.EphemeralStorage, minEphemeralStorage.String())
+		}
 	}
 	if cpuOK && cpuLimitOK && cpuLimit.Cmp(cpu) < 0 {
 		f.errorf(Field(field, "cpuLimit"), "raise cpuLimit to at least cpu, or leave it out", "cpuLimit %s is below cpu %s", r.CPULimit, r.CPU)
