@@ -30,6 +30,7 @@ func (l *loader) checkCluster(f *fileCtx, dir string, c *spec.Cluster) {
 	}
 	for i, r := range s.Egress.FQDNFallbackCIDRs {
 		checkCIDR(f, Index("spec.egress.fqdnFallbackCIDRs", i), r)
+		checkNotMetadata(f, Index("spec.egress.fqdnFallbackCIDRs", i), r)
 	}
 	checkRateLimit(f, "spec.ingress.rateLimit", s.Ingress.RateLimit)
 	for _, d := range []struct{ field, value string }{

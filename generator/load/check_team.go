@@ -333,6 +333,21 @@ func checkCIDR(f *fileCtx, field, c string) {
 	}
 }
 
+// cloudMetadata is the node's cloud metadata endpoint, which no team pod may reach.
+var cloudMetadata = netip.MustParseAddr(defaults.CloudMetadataAddress)
+
+// checkNotMetadata refuses egress to the cloud metadata endpoint alone. A wider range
+// that holds it is rendered with it as an except; the endpoint itself cannot be (an
+// except must be narrower than its CIDR), and it is never allowed.
+func checkNotMetadata(f *fileCtx, field, c string) {
+	p, err := netip.ParsePrefix(c)
+	if err != nil || p.Bits() != p.Addr().BitLen() || p.Addr().Unmap() != cloudMetadata {
+		return
+	}
+	f.errorf(field, "an app that needs its cloud identity gets it through workload identity, not the node's metadata endpoint",
+		"egress to %s, the cloud metadata endpoint, is never allowed to team pods", c)
+}
+
 func checkEgress(f *fileCtx, field string, e spec.Egress) {
 	switch {
 	case e.CIDR == "" && e.Host == "":
@@ -341,6 +356,7 @@ func checkEgress(f *fileCtx, field string, e spec.Egress) {
 		f.errorf(field, "split it into two egress entries", "egress sets both cidr and host; set one of them")
 	case e.CIDR != "":
 		checkCIDR(f, Field(field, "cidr"), e.CIDR)
+		checkNotMetadata(f, Field(field, "cidr"), e.CIDR)
 	default:
 		if errs := validation.IsDNS1123Subdomain(e.Host); len(errs) > 0 && len(validation.IsWildcardDNS1123Subdomain(e.Host)) > 0 {
 			f.errorf(Field(field, "host"), "write a DNS name such as api.example.com, or a pattern such as *.example.com", "%q is not a host name", e.Host)

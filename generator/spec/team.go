@@ -127,7 +127,7 @@ type Resources struct {
 	// writable paths (logs, the container's writable layer) above the default 128Mi, in
 	// Mi or Gi. Each container's ephemeral-storage request and limit are this plus the
 	// size limit of every writable path (256Mi each).
-	EphemeralStorage string `json:"ephemeralStorage,omitempty" jsonschema:"pattern=^[1-9][0-9]{0,6}(Mi|Gi)$"`
+	EphemeralStorage string `json:"ephemeralStorage,omitempty" jsonschema:"pattern=^[1-9][0-9]*(Mi|Gi)$,maxLength=8"`
 }
 
 // EnvVar is a plain environment variable.
