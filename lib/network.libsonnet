@@ -35,7 +35,7 @@ local apps(team) = get(team.spec, 'apps', []);
 // ipv4 is an IPv4 address as a number (exact in a double), or null for anything else.
 local ipv4(a) =
   local o = std.split(a, '.');
-  if std.length(o) != 4 || std.length(std.findSubstr(':', a)) > 0 then null
+  if std.length(o) != 4 || std.length(std.splitLimit(a, ':', 1)) > 1 then null
   else std.foldl(function(acc, x) acc * 256 + std.parseInt(x), o, 0);
 
 // contains says whether an IPv4 CIDR holds an IPv4 address (an IPv6 CIDR holds none).
