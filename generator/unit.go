@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/plan"
+	"github.com/rampart-gitops/rampart/generator/spec"
 	"github.com/rampart-gitops/rampart/generator/transform"
 	"github.com/rampart-gitops/rampart/generator/verify"
 )
@@ -171,7 +172,7 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 			platformFiles = append(platformFiles, f)
 		}
 	}
-	checker, diags := verify.New(name, platformFiles, verify.Options{KubernetesVersion: cl.Spec.KubernetesVersion})
+	checker, diags := verify.New(name, platformFiles, verify.Options{KubernetesVersion: cl.Spec.KubernetesVersion, Production: cl.Spec.Environment == spec.Production})
 	c.diags = append(c.diags, diags...)
 	if checker == nil {
 		return c

@@ -228,23 +228,36 @@ local podSecurity = {
 local resources = {
   name: 'rampart-resources',
   kind: 'ValidatingPolicy',
-  title: 'Memory requests and limits',
-  description: 'Every container in a team namespace requests memory and is limited to it, so the scheduler places pods by what they use and one app cannot starve its node. Rampart sets both from resources.memory in the team spec.',
+  title: 'Memory and ephemeral-storage requests and limits',
+  description: 'Every container in a team namespace requests memory and ephemeral storage and is limited to them, so the scheduler places pods by what they use and one app cannot starve its node of memory or disk. Rampart sets memory from resources.memory in the team spec, and ephemeral storage from resources.ephemeralStorage (default 128Mi) plus every writable path.',
   resource: 'pods',
   autogen: true,
   exceptionKinds: podKinds,
   variables: podVariables,
-  rules: [{
-    name: 'memory',
-    message: 'a container has no memory request or no memory limit',
-    variables: [{
-      name: 'noMemory',
-      expression: '(object.spec.containers + object.spec.?initContainers.orValue([])).filter(c, !(has(c.resources) && has(c.resources.requests) && has(c.resources.requests.memory) && has(c.resources.limits) && has(c.resources.limits.memory)))',
-    }],
-    check: 'size(variables.noMemory) == 0',
-    problem: '"containers " + ' + names('variables.noMemory') + ' + " have no memory request or no memory limit"',
-    fix: 'set resources.memory for the app: Rampart sets the request and the limit from it',
-  }],
+  rules: [
+    {
+      name: 'memory',
+      message: 'a container has no memory request or no memory limit',
+      variables: [{
+        name: 'noMemory',
+        expression: '(object.spec.containers + object.spec.?initContainers.orValue([])).filter(c, !(has(c.resources) && has(c.resources.requests) && has(c.resources.requests.memory) && has(c.resources.limits) && has(c.resources.limits.memory)))',
+      }],
+      check: 'size(variables.noMemory) == 0',
+      problem: '"containers " + ' + names('variables.noMemory') + ' + " have no memory request or no memory limit"',
+      fix: 'set resources.memory for the app: Rampart sets the request and the limit from it',
+    },
+    {
+      name: 'ephemeral-storage',
+      message: 'a container has no ephemeral-storage request or no ephemeral-storage limit',
+      variables: [{
+        name: 'noEphemeralStorage',
+        expression: '(object.spec.containers + object.spec.?initContainers.orValue([])).filter(c, !(has(c.resources) && has(c.resources.requests) && ("ephemeral-storage" in c.resources.requests) && has(c.resources.limits) && ("ephemeral-storage" in c.resources.limits)))',
+      }],
+      check: 'size(variables.noEphemeralStorage) == 0',
+      problem: '"containers " + ' + names('variables.noEphemeralStorage') + ' + " have no ephemeral-storage request or no ephemeral-storage limit"',
+      fix: 'Rampart sets both for every app (raise them with resources.ephemeralStorage); a chart or patch must set resources.requests and resources.limits ephemeral-storage on every container',
+    },
+  ],
 };
 
 local images(cluster) = {

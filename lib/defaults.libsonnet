@@ -8,8 +8,17 @@
     probe: { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
     revisionHistoryLimit: 5,
     terminationGracePeriodSeconds: 30,
-    // emptyDir size limit for each declared writable path.
-    writableSizeLimit: '256Mi',
+    // emptyDir size limit for each declared writable path, in MiB.
+    writableSizeLimitMi: 256,
+    // Ephemeral storage of every container, in MiB: what the app itself writes
+    // outside its writable paths (its logs, which the kubelet rotates at 10Mi by five
+    // files, and a read-only root filesystem's writable layer). The request and the
+    // limit are this plus every writable path's size limit, so the kubelet evicts a
+    // pod that fills its emptyDirs or logs beyond them and the scheduler places it on
+    // a node with the room. resources.ephemeralStorage in the spec may only raise it.
+    ephemeralStorageMi: 128,
+    // The readiness probe of an app that declares none: a TCP connect to its port.
+    tcpReadiness: { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 2 },
   },
   cluster: {
     fluxNamespace: 'flux-system',
@@ -32,8 +41,14 @@
     policyName: 'rampart-flux-git-credential',
     kyvernoRole: 'rampart:kyverno:flux-git-credential',
   },
-  // Role for people: read-only in production (changes go through Git), edit elsewhere.
-  groupRole(environment):: if environment == 'production' then 'view' else 'edit',
+  // Roles for people (lib/people.libsonnet), Rampart's own ClusterRoles in
+  // platform/rbac.yaml, bound in each team's namespace to the team's groups: the
+  // viewer on production (changes go through Git), the developer elsewhere.
+  peopleRoles: { viewer: 'rampart:viewer', developer: 'rampart:developer' },
+  groupRole(environment):: if environment == 'production' then $.peopleRoles.viewer else $.peopleRoles.developer,
+  // The node's cloud metadata endpoint (instance metadata, managed identity tokens):
+  // no team pod reaches it (lib/network.libsonnet).
+  cloudMetadata: { address: '169.254.169.254', policyName: 'rampart-deny-cloud-metadata' },
   // Mesh (lib/mesh.libsonnet): where Istio lives and its SPIFFE trust domain.
   mesh: { rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
   // Ingress and TLS (lib/ingress.libsonnet). The HSTS and referrer-policy defaults and

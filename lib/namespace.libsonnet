@@ -1,5 +1,7 @@
 // Namespace isolation and RBAC: the team's namespace, labelled for Pod Security
-// admission at the restricted level, and identity-provider groups bound to it.
+// admission at the restricted level, and identity-provider groups bound inside it to
+// Rampart's own people roles (lib/people.libsonnet): the viewer on production, the
+// developer elsewhere.
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local mesh = import 'mesh.libsonnet';

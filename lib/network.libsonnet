@@ -8,6 +8,7 @@
 // Every object goes to the tenant layer, applied by the cluster's reconciler: the
 // team's patches never reach it and the team's reconciler is granted no network kinds,
 // so neither can widen a rule, drop the baseline, or open egress the platform refuses.
+local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local intents = import 'intents.libsonnet';
 local mesh = import 'mesh.libsonnet';
@@ -31,6 +32,23 @@ local uniq(xs) = std.foldl(function(acc, x) if std.member(acc, x) then acc else 
 
 local apps(team) = get(team.spec, 'apps', []);
 
+// ipv4 is an IPv4 address as a number (exact in a double), or null for anything else.
+local ipv4(a) =
+  local o = std.split(a, '.');
+  if std.length(o) != 4 || std.length(std.splitLimit(a, ':', 1)) > 1 then null
+  else std.foldl(function(acc, x) acc * 256 + std.parseInt(x), o, 0);
+
+// contains says whether an IPv4 CIDR holds an IPv4 address (an IPv6 CIDR holds none).
+local contains(cidr, address) =
+  local parts = std.split(cidr, '/');
+  local net = ipv4(parts[0]);
+  local bits = std.parseInt(parts[1]);
+  local size = std.pow(2, 32 - bits);
+  net != null && std.floor(net / size) == std.floor(ipv4(address) / size);
+
+// metadataCIDR is the cloud metadata endpoint as a /32.
+local metadataCIDR = d.cloudMetadata.address + '/32';
+
 {
   names:: names,
 
@@ -44,6 +62,14 @@ local apps(team) = get(team.spec, 'apps', []);
   local tcp(port) = [{ protocol: 'TCP', port: port }],
   local nsSelector(name) = { matchLabels: { [nsLabel]: name } },
   local podsOf(ns, labels) = { namespaceSelector: nsSelector(ns), podSelector: { matchLabels: labels } },
+
+  // ipBlock is an egress peer for a CIDR; one that holds the cloud metadata endpoint
+  // carries it as an except, so no CIDR a team asks for reaches the node's metadata.
+  ipBlock(cidr):: {
+    ipBlock: { cidr: cidr } + (
+      if cidr != metadataCIDR && contains(cidr, d.cloudMetadata.address) then { except: [metadataCIDR] } else {}
+    ),
+  },
 
   policy(name, ns, spec)::
     k.object('networking.k8s.io/v1', 'NetworkPolicy', name, ns, k.labels(ns)) { spec: spec },
@@ -113,11 +139,11 @@ local apps(team) = get(team.spec, 'apps', []);
         for e in outbound
       ] +
       [
-        { to: [{ ipBlock: { cidr: e.cidr } }], ports: ports(e.ports) }
+        { to: [$.ipBlock(e.cidr)], ports: ports(e.ports) }
         for e in $.cidrEgress(app)
       ] +
       (if $.cilium(cluster) then [] else [
-         { to: [{ ipBlock: { cidr: c } } for c in $.fallbackCIDRs(cluster)], ports: ports(h.ports) }
+         { to: [$.ipBlock(c) for c in $.fallbackCIDRs(cluster)], ports: ports(h.ports) }
          for h in hosts
          if std.length($.fallbackCIDRs(cluster)) > 0
        ]);
@@ -182,5 +208,22 @@ local apps(team) = get(team.spec, 'apps', []);
     files: {},
   },
 
-  platform(cluster, teams):: {},
+  // metadataDeny is, on Cilium clusters, a clusterwide deny of the cloud metadata
+  // endpoint for every pod of every team namespace (selected by the label Rampart puts
+  // on them). A deny wins over every allow in Cilium, so no policy applied later,
+  // Rampart's or anyone's, reopens it. It enforces no default deny of its own: the
+  // namespaces' NetworkPolicies do that.
+  metadataDeny(cluster)::
+    k.object('cilium.io/v2', 'CiliumClusterwideNetworkPolicy', d.cloudMetadata.policyName, labels={ 'app.kubernetes.io/managed-by': 'rampart' }) {
+      spec: {
+        description: 'Team pods never reach the cloud metadata endpoint ' + d.cloudMetadata.address + ' (instance metadata, managed identity tokens).',
+        endpointSelector: {
+          matchExpressions: [{ key: 'k8s:io.cilium.k8s.namespace.labels.' + d.teamLabel, operator: 'Exists' }],
+        },
+        enableDefaultDeny: { egress: false, ingress: false },
+        egressDeny: [{ toCIDRSet: [{ cidr: metadataCIDR }] }],
+      },
+    },
+
+  platform(cluster, teams):: if $.cilium(cluster) then { 'network.yaml': [$.metadataDeny(cluster)] } else {},
 }

@@ -1,10 +1,12 @@
 // The platform layer: cluster-scoped objects the cluster's own reconciler applies
-// before any tenant, such as the role every tenant reconciler is bound to and the
+// before any tenant, such as the role every tenant reconciler is bound to, the roles
+// people are bound to in their teams' namespaces (lib/people.libsonnet), and the
 // policy that hands every tenant the cluster's Git credential.
 local d = import 'defaults.libsonnet';
 local gitcredential = import 'gitcredential.libsonnet';
 local k = import 'k.libsonnet';
 local layers = import 'layers.libsonnet';
+local people = import 'people.libsonnet';
 
 // key names a rule's resources as "group/resource", one per entry.
 local keys(rule) = [g + '/' + r for g in rule.apiGroups for r in rule.resources];
@@ -68,6 +70,6 @@ local rules(ks, verbs) =
     std.foldl(
       function(acc, files) acc + { [f]: std.get(acc, f, []) + files[f] for f in std.objectFields(files) },
       [l.platform(cluster, teams) for l in layers] + [gitcredential.platform(cluster, teams)],
-      { 'rbac.yaml': [$.tenantReconcilerRole(cluster)] },
+      { 'rbac.yaml': [$.tenantReconcilerRole(cluster)] + people.roles(cluster) },
     ),
 }

@@ -14,6 +14,20 @@ local probe(p, port) = if p == null then null else {
   timeoutSeconds: d.app.probe.timeoutSeconds,
 };
 
+// tcpReadiness is the readiness probe of an app that declares none: the pod joins its
+// Service once the port accepts connections.
+local tcpReadiness(port) = {
+  tcpSocket: { port: port },
+  periodSeconds: d.app.tcpReadiness.periodSeconds,
+  failureThreshold: d.app.tcpReadiness.failureThreshold,
+  timeoutSeconds: d.app.tcpReadiness.timeoutSeconds,
+};
+
+// mebibytes reads a quantity the schema allows for ephemeral storage (Mi or Gi).
+local mebibytes(q) =
+  local n = std.parseInt(std.substr(q, 0, std.length(q) - 2));
+  if std.substr(q, std.length(q) - 2, 2) == 'Gi' then n * 1024 else n;
+
 {
   replicas(app):: k.get(app, 'replicas', d.app.replicas),
   protocol(app):: k.get(app, 'protocol', d.app.protocol),
@@ -24,6 +38,13 @@ local probe(p, port) = if p == null then null else {
     { name: 'writable-' + i, path: k.get(app, 'writablePaths', [])[i] }
     for i in std.range(0, std.length(k.get(app, 'writablePaths', [])) - 1)
   ],
+
+  // ephemeralStorage is each container's ephemeral-storage request and limit: what the
+  // app writes itself (resources.ephemeralStorage, at least the default) plus the size
+  // limit of every writable path's emptyDir, which count against the same budget.
+  ephemeralStorage(app)::
+    local own = std.max(d.app.ephemeralStorageMi, mebibytes(k.get(app.resources, 'ephemeralStorage', '0Mi')));
+    (own + std.length($.writableVolumes(app)) * d.app.writableSizeLimitMi) + 'Mi',
 
   serviceAccount(team, app)::
     local ns = team.metadata.name;
@@ -39,6 +60,7 @@ local probe(p, port) = if p == null then null else {
     local port = $.portName(app);
     local probes = k.get(app, 'probes', {});
     local volumes = $.writableVolumes(app);
+    local ephemeral = $.ephemeralStorage(app);
     local selector = k.selector(app.name);
     local container = {
       name: app.name,
@@ -51,8 +73,8 @@ local probe(p, port) = if p == null then null else {
         [{ name: e.name, value: e.value } for e in k.get(app, 'env', [])] +
         [{ name: e.name, valueFrom: { secretKeyRef: { name: e.secret, key: e.key } } } for e in k.get(app, 'secretEnv', [])],
       resources: {
-        requests: { memory: res.memory } + (if std.objectHas(res, 'cpu') then { cpu: res.cpu } else {}),
-        limits: { memory: k.get(res, 'memoryLimit', res.memory) } + (if std.objectHas(res, 'cpuLimit') then { cpu: res.cpuLimit } else {}),
+        requests: { memory: res.memory, 'ephemeral-storage': ephemeral } + (if std.objectHas(res, 'cpu') then { cpu: res.cpu } else {}),
+        limits: { memory: k.get(res, 'memoryLimit', res.memory), 'ephemeral-storage': ephemeral } + (if std.objectHas(res, 'cpuLimit') then { cpu: res.cpuLimit } else {}),
       },
       securityContext: {
         allowPrivilegeEscalation: false,
@@ -65,7 +87,7 @@ local probe(p, port) = if p == null then null else {
       },
       [if std.length(volumes) > 0 then 'volumeMounts']: [{ name: v.name, mountPath: v.path } for v in volumes],
       [if k.get(probes, 'liveness', null) != null then 'livenessProbe']: probe(probes.liveness, port),
-      [if k.get(probes, 'readiness', null) != null then 'readinessProbe']: probe(probes.readiness, port),
+      readinessProbe: if k.get(probes, 'readiness', null) != null then probe(probes.readiness, port) else tcpReadiness(port),
       [if k.get(probes, 'startup', null) != null then 'startupProbe']: probe(probes.startup, port),
     };
     k.object('apps/v1', 'Deployment', app.name, ns, k.labels(ns, app.name)) {
@@ -89,7 +111,7 @@ local probe(p, port) = if p == null then null else {
             },
             containers: [container],
             [if std.length(volumes) > 0 then 'volumes']: [
-              { name: v.name, emptyDir: { sizeLimit: d.app.writableSizeLimit } }
+              { name: v.name, emptyDir: { sizeLimit: d.app.writableSizeLimitMi + 'Mi' } }
               for v in volumes
             ],
             [if replicas > 1 then 'topologySpreadConstraints']: [

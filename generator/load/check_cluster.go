@@ -30,6 +30,7 @@ func (l *loader) checkCluster(f *fileCtx, dir string, c *spec.Cluster) {
 	}
 	for i, r := range s.Egress.FQDNFallbackCIDRs {
 		checkCIDR(f, Index("spec.egress.fqdnFallbackCIDRs", i), r)
+		checkNotMetadata(f, Index("spec.egress.fqdnFallbackCIDRs", i), r)
 	}
 	checkRateLimit(f, "spec.ingress.rateLimit", s.Ingress.RateLimit)
 	for _, d := range []struct{ field, value string }{
@@ -55,6 +56,10 @@ func (l *loader) checkCluster(f *fileCtx, dir string, c *spec.Cluster) {
 		}
 	}
 	checkPolicy(f, s.Policy)
+	if s.Access.Debugging && s.Environment == spec.Production {
+		f.errorf("spec.access.debugging", "debug on a staging or development cluster; on production, changes and investigations go through Git and the platform's on-call",
+			"debugging (exec, attach and port-forward into team pods) is never allowed on a production cluster")
+	}
 	if s.TLS.Issuer.Solver == "dns01" && s.TLS.Issuer.DNS01 == nil {
 		f.errorf("spec.tls.issuer.dns01", "set dns01.provider (azureDNS or cloudflare) and its settings", "required when solver is dns01")
 	}

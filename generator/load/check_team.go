@@ -15,12 +15,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
 // minMemory is the smallest memory an app may ask for; less is a unit mistake
 // (256 is bytes, 256m is millibytes) and a container that cannot start.
 var minMemory = resource.MustParse("4Mi")
+
+// minEphemeralStorage is the platform's default ephemeral storage of a container
+// beyond its writable paths (lib/defaults.libsonnet app.ephemeralStorageMi), which
+// resources.ephemeralStorage may only raise.
+var minEphemeralStorage = *resource.NewQuantity(defaults.EphemeralStorageMi<<20, resource.BinarySI)
 
 // checkTeam runs the checks that need only the team's own file and the cluster list.
 func (l *loader) checkTeam(f *fileCtx, base string, t *spec.Team) {
@@ -202,6 +208,12 @@ func checkResources(f *fileCtx, field string, r spec.Resources) {
 		f.errorf(Field(field, "memoryLimit"), "raise memoryLimit to at least memory, or leave it out: memory is also the limit",
 			"memoryLimit %s is below memory %s", r.MemoryLimit, r.Memory)
 	}
+	if r.EphemeralStorage != "" {
+		if q, ok := parse("ephemeralStorage", r.EphemeralStorage); ok && q.Cmp(minEphemeralStorage) < 0 {
+			f.errorf(Field(field, "ephemeralStorage"), fmt.Sprintf("leave it out for the default %s, or raise it above", minEphemeralStorage.String()),
+				"ephemeralStorage %s is below the default %s; it may only raise what the app writes outside its writable paths", r.EphemeralStorage, minEphemeralStorage.String())
+		}
+	}
 	if cpuOK && cpuLimitOK && cpuLimit.Cmp(cpu) < 0 {
 		f.errorf(Field(field, "cpuLimit"), "raise cpuLimit to at least cpu, or leave it out", "cpuLimit %s is below cpu %s", r.CPULimit, r.CPU)
 	}
@@ -321,6 +333,21 @@ func checkCIDR(f *fileCtx, field, c string) {
 	}
 }
 
+// cloudMetadata is the node's cloud metadata endpoint, which no team pod may reach.
+var cloudMetadata = netip.MustParseAddr(defaults.CloudMetadataAddress)
+
+// checkNotMetadata refuses egress to the cloud metadata endpoint alone. A wider range
+// that holds it is rendered with it as an except; the endpoint itself cannot be (an
+// except must be narrower than its CIDR), and it is never allowed.
+func checkNotMetadata(f *fileCtx, field, c string) {
+	p, err := netip.ParsePrefix(c)
+	if err != nil || p.Bits() != p.Addr().BitLen() || p.Addr().Unmap() != cloudMetadata {
+		return
+	}
+	f.errorf(field, "an app that needs its cloud identity gets it through workload identity, not the node's metadata endpoint",
+		"egress to %s, the cloud metadata endpoint, is never allowed to team pods", c)
+}
+
 func checkEgress(f *fileCtx, field string, e spec.Egress) {
 	switch {
 	case e.CIDR == "" && e.Host == "":
@@ -329,6 +356,7 @@ func checkEgress(f *fileCtx, field string, e spec.Egress) {
 		f.errorf(field, "split it into two egress entries", "egress sets both cidr and host; set one of them")
 	case e.CIDR != "":
 		checkCIDR(f, Field(field, "cidr"), e.CIDR)
+		checkNotMetadata(f, Field(field, "cidr"), e.CIDR)
 	default:
 		if errs := validation.IsDNS1123Subdomain(e.Host); len(errs) > 0 && len(validation.IsWildcardDNS1123Subdomain(e.Host)) > 0 {
 			f.errorf(Field(field, "host"), "write a DNS name such as api.example.com, or a pattern such as *.example.com", "%q is not a host name", e.Host)

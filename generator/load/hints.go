@@ -67,6 +67,7 @@ var patternHints = map[string]string{
 	"server":            "use an https:// URL",
 	"expires":           "write a date as YYYY-MM-DD, e.g. 2027-01-31",
 	"name":              "start with a letter or '_', then letters, digits or '_', e.g. LOG_LEVEL",
+	"ephemeralStorage":  "write a whole number of Mi or Gi, e.g. 512Mi or 2Gi",
 }
 
 func patternHint(name string) string {

@@ -196,6 +196,17 @@ func (r *Report) write(w io.Writer, md bool) error {
 	} else if err := out.write(w); err != nil {
 		return err
 	}
+	if len(r.Metadata) > 0 {
+		heading("Cloud metadata endpoint " + r.Metadata[0].Address + " (egress, any port)")
+		md := &table{md: md}
+		md.row("WORKLOAD", "L3/L4", "WHY")
+		for _, a := range r.Metadata {
+			md.row(a.Workload, string(a.L4), a.Why)
+		}
+		if err := md.write(w); err != nil {
+			return err
+		}
+	}
 	if len(r.Notes) > 0 {
 		heading("Notes")
 		for _, n := range r.Notes {

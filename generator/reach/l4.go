@@ -16,6 +16,9 @@ import (
 // (Cilium's Go module does not resolve with Rampart's pinned dependencies; verify
 // checks these objects against the upstream CRD schema instead.)
 type ciliumPolicy struct {
+	// Kind is CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy; a clusterwide
+	// policy has no namespace, and its selectors are not confined to one.
+	Kind     string            `json:"kind"`
 	Metadata metav1.ObjectMeta `json:"metadata"`
 	Spec     *ciliumRule       `json:"spec,omitempty"`
 	Specs    []ciliumRule      `json:"specs,omitempty"`
@@ -23,6 +26,12 @@ type ciliumPolicy struct {
 
 type ciliumRule struct {
 	EndpointSelector *metav1.LabelSelector `json:"endpointSelector,omitempty"`
+	// EnableDefaultDeny false for a direction says the rule does not isolate the
+	// endpoints it selects there (it only adds its allows or denies).
+	EnableDefaultDeny *struct {
+		Ingress *bool `json:"ingress,omitempty"`
+		Egress  *bool `json:"egress,omitempty"`
+	} `json:"enableDefaultDeny,omitempty"`
 	Ingress          []ciliumPeerRule      `json:"ingress,omitempty"`
 	IngressDeny      []ciliumPeerRule      `json:"ingressDeny,omitempty"`
 	Egress           []ciliumPeerRule      `json:"egress,omitempty"`
@@ -45,7 +54,21 @@ type ciliumPeerRule struct {
 }
 
 type ciliumCIDR struct {
-	CIDR string `json:"cidr"`
+	CIDR   string   `json:"cidr"`
+	Except []string `json:"except,omitempty"`
+}
+
+// isolates says whether a rule with rules in a direction puts the endpoints it
+// selects into default deny there: unless enableDefaultDeny turns it off.
+func (r *ciliumRule) isolates(dir Direction) bool {
+	if r.EnableDefaultDeny == nil {
+		return true
+	}
+	b := r.EnableDefaultDeny.Egress
+	if dir == Ingress {
+		b = r.EnableDefaultDeny.Ingress
+	}
+	return b == nil || *b
 }
 
 type ciliumFQDN struct {
@@ -76,7 +99,30 @@ func (p *ciliumPolicy) rules() []ciliumRule {
 }
 
 func (p *ciliumPolicy) ref() string {
+	if p.clusterwide() {
+		return "CiliumClusterwideNetworkPolicy/" + p.Metadata.Name
+	}
 	return "CiliumNetworkPolicy/" + p.Metadata.Namespace + "/" + p.Metadata.Name
+}
+
+// clusterwide says whether the policy is a CiliumClusterwideNetworkPolicy.
+func (p *ciliumPolicy) clusterwide() bool { return p.Kind == "CiliumClusterwideNetworkPolicy" }
+
+// ciliumFor are the Cilium policies that may select a workload of a namespace: its
+// namespace's and the clusterwide ones.
+func (m *model) ciliumFor(ns string) []*ciliumPolicy {
+	if len(m.ccnps) == 0 {
+		return m.cnpsIn(ns)
+	}
+	return append(slices.Clip(m.cnpsIn(ns)), m.ccnps...)
+}
+
+// ciliumSubject says whether a rule of a Cilium policy selects a workload.
+func (m *model) ciliumSubject(cp *ciliumPolicy, r *ciliumRule, w *Workload) bool {
+	if r.EndpointSelector == nil || (!cp.clusterwide() && cp.Metadata.Namespace != w.Namespace) {
+		return false
+	}
+	return m.ciliumSelects(r.EndpointSelector, w, cp.Metadata.Namespace, false)
 }
 
 func npRef(p *networkingv1.NetworkPolicy) string {
@@ -109,16 +155,16 @@ func (m *model) direction(subject, peer *Workload, p Port, dir Direction) (bool,
 		}
 	}
 	denied := ""
-	for _, cp := range m.cnpsIn(subject.Namespace) {
+	for _, cp := range m.ciliumFor(subject.Namespace) {
 		for _, r := range cp.rules() {
-			if cp.Metadata.Namespace != subject.Namespace || r.EndpointSelector == nil || !m.ciliumSelects(r.EndpointSelector, subject, cp.Metadata.Namespace, false) {
+			if !m.ciliumSubject(cp, &r, subject) {
 				continue
 			}
 			allow, deny := r.Egress, r.EgressDeny
 			if dir == Ingress {
 				allow, deny = r.Ingress, r.IngressDeny
 			}
-			if len(allow) > 0 || len(deny) > 0 {
+			if (len(allow) > 0 || len(deny) > 0) && r.isolates(dir) {
 				isolating = append(isolating, cp.ref())
 			}
 			for _, pr := range allow {
@@ -293,7 +339,8 @@ func ciliumKey(k string) (string, bool) {
 
 // ciliumSelects evaluates a Cilium endpoint selector. A peer selector that names no
 // namespace is confined to the policy's namespace, as Cilium does for namespaced
-// policies; the subject selector is always confined to it.
+// policies; the subject selector is always confined to it. A clusterwide policy
+// (policyNS "") confines neither.
 func (m *model) ciliumSelects(sel *metav1.LabelSelector, w *Workload, policyNS string, peer bool) bool {
 	if !peer && w.Namespace != policyNS {
 		return false
@@ -317,7 +364,7 @@ func (m *model) ciliumSelects(sel *metav1.LabelSelector, w *Workload, policyNS s
 		norm.MatchExpressions = append(norm.MatchExpressions, e)
 		namesNS = namesNS || key == "io.kubernetes.pod.namespace"
 	}
-	if (!peer || !namesNS) && w.Namespace != policyNS {
+	if policyNS != "" && (!peer || !namesNS) && w.Namespace != policyNS {
 		return false
 	}
 	return selects(norm, m.ciliumLabels(w))

@@ -76,16 +76,16 @@ func (m *model) outsideL4(w *Workload, dir Direction) []OutsideFlow {
 			}
 		}
 	}
-	for _, cp := range m.cnpsIn(w.Namespace) {
+	for _, cp := range m.ciliumFor(w.Namespace) {
 		for _, r := range cp.rules() {
-			if cp.Metadata.Namespace != w.Namespace || r.EndpointSelector == nil || !m.ciliumSelects(r.EndpointSelector, w, cp.Metadata.Namespace, false) {
+			if !m.ciliumSubject(cp, &r, w) {
 				continue
 			}
 			rules := r.Egress
 			if dir == Ingress {
 				rules = r.Ingress
 			}
-			isolated = isolated || len(rules) > 0
+			isolated = isolated || (len(rules) > 0 && r.isolates(dir))
 			for _, pr := range rules {
 				ports := describeCiliumPorts(pr.ToPorts)
 				for _, peer := range m.ciliumOutsidePeers(pr, cp.Metadata.Namespace, dir) {
@@ -121,7 +121,11 @@ func (m *model) ciliumOutsidePeers(r ciliumPeerRule, policyNS string, dir Direct
 	}
 	out = append(out, cidrs...)
 	for _, s := range sets {
-		out = append(out, s.CIDR)
+		if len(s.Except) > 0 {
+			out = append(out, s.CIDR+" except "+strings.Join(s.Except, ","))
+		} else {
+			out = append(out, s.CIDR)
+		}
 	}
 	if dir == Egress {
 		for _, f := range r.ToFQDNs {

@@ -57,6 +57,9 @@ type Report struct {
 	// Outside are the peers beyond the rendered workloads each workload may reach or
 	// be reached by.
 	Outside []OutsideFlow `json:"outside"`
+	// Metadata is, for every workload, whether it may reach the node's cloud metadata
+	// endpoint (169.254.169.254) at layers 3/4.
+	Metadata []AddressFlow `json:"metadata"`
 	// Notes are what the evaluator could not judge exactly (conditions, CUSTOM
 	// actions, ipBlock sources), so an auditor knows where to look.
 	Notes []string `json:"notes,omitempty"`
@@ -186,6 +189,7 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 		}
 	}
 	r.Outside = m.outside()
+	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
 	return r, nil
 }
@@ -197,6 +201,8 @@ type model struct {
 	namespaces map[string]map[string]string
 	netpols    []*networkingv1.NetworkPolicy
 	cnps       []*ciliumPolicy
+	// ccnps are the CiliumClusterwideNetworkPolicies, which may select any workload.
+	ccnps     []*ciliumPolicy
 	peerAuths  []*securityv1.PeerAuthentication
 	authzs     []*securityv1.AuthorizationPolicy
 	notes      map[string]bool
@@ -355,7 +361,7 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 			return err
 		}
 		m.netpols = append(m.netpols, p)
-	case "CiliumNetworkPolicy.cilium.io":
+	case "CiliumNetworkPolicy.cilium.io", "CiliumClusterwideNetworkPolicy.cilium.io":
 		b, err := json.Marshal(o.Object)
 		if err != nil {
 			return err
@@ -364,7 +370,12 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		if err := json.Unmarshal(b, p); err != nil {
 			return err
 		}
-		m.cnps = append(m.cnps, p)
+		if p.clusterwide() {
+			p.Metadata.Namespace = ""
+			m.ccnps = append(m.ccnps, p)
+		} else {
+			m.cnps = append(m.cnps, p)
+		}
 	case "PeerAuthentication.security.istio.io":
 		p, err := decode[securityv1.PeerAuthentication](o)
 		if err != nil {

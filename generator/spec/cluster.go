@@ -85,6 +85,16 @@ type ClusterSpec struct {
 	Scan Scan `json:"scan,omitzero"`
 	// Egress is what the platform allows teams to reach outside the cluster.
 	Egress EgressPolicy `json:"egress,omitzero"`
+	// Access is what the teams' people may do in their namespaces beyond the defaults.
+	Access Access `json:"access,omitzero"`
+}
+
+// Access widens what people may do on a cluster. Rampart binds each team's groups to
+// rampart:viewer on production and to rampart:developer elsewhere (lib/people.libsonnet).
+type Access struct {
+	// Debugging lets the developer role exec into, attach to and port-forward to the
+	// team's pods (pods/exec, pods/attach, pods/portforward). Never on production.
+	Debugging bool `json:"debugging,omitempty"`
 }
 
 // DNS locates the cluster DNS pods.

@@ -38,7 +38,8 @@ type TeamSpec struct {
 	// Owners are the people accountable for the team's services (e-mail addresses).
 	Owners []string `json:"owners" jsonschema:"minItems=1"`
 	// Groups are identity-provider groups (e.g. Entra ID object IDs) given access to the
-	// team's namespace: view on production clusters, edit elsewhere.
+	// team's namespace: Rampart's rampart:viewer role on production clusters (read, no
+	// Secrets, no exec), rampart:developer elsewhere (also restart pods and scale).
 	Groups []Group `json:"groups,omitempty"`
 	// Clusters are the clusters the team runs on (names of clusters/<name>/cluster.yaml).
 	Clusters []string `json:"clusters" jsonschema:"minItems=1"`
@@ -87,7 +88,8 @@ type App struct {
 	SecretEnv []SecretEnvVar `json:"secretEnv,omitempty"`
 	// WritablePaths are absolute paths mounted as emptyDir; the rest of the root filesystem is read-only.
 	WritablePaths []string `json:"writablePaths,omitempty"`
-	// Probes are HTTP health checks on the app's port.
+	// Probes are HTTP health checks on the app's port. Without a readiness probe the
+	// app gets a TCP readiness probe on its port.
 	Probes Probes `json:"probes,omitzero"`
 	// RunAsUser is the non-zero UID (and GID) the app runs as (default 10001).
 	RunAsUser *int64 `json:"runAsUser,omitempty" jsonschema:"minimum=1"`
@@ -121,6 +123,11 @@ type Resources struct {
 	CPULimit string `json:"cpuLimit,omitempty"`
 	// MemoryLimit raises the memory limit above the request.
 	MemoryLimit string `json:"memoryLimit,omitempty"`
+	// EphemeralStorage raises the ephemeral storage the app writes outside its
+	// writable paths (logs, the container's writable layer) above the default 128Mi, in
+	// Mi or Gi. Each container's ephemeral-storage request and limit are this plus the
+	// size limit of every writable path (256Mi each).
+	EphemeralStorage string `json:"ephemeralStorage,omitempty" jsonschema:"pattern=^[1-9][0-9]*(Mi|Gi)$,maxLength=8"`
 }
 
 // EnvVar is a plain environment variable.

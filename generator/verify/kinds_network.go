@@ -28,6 +28,8 @@ var networkKinds = map[schema.GroupVersionKind]kind{
 	// checked against the upstream CRD's schema, copied from the judge's
 	// (crds/cilium/ciliumnetworkpolicies.yaml, Cilium v1.20.2), like the ingress kinds.
 	gvk("cilium.io/v2", "CiliumNetworkPolicy"): crdKind(true, "ciliumnetworkpolicies", "cilium/ciliumnetworkpolicies.yaml"),
+	// The platform layer's clusterwide deny of the cloud metadata endpoint.
+	gvk("cilium.io/v2", "CiliumClusterwideNetworkPolicy"): crdKind(false, "ciliumclusterwidenetworkpolicies", "cilium/ciliumclusterwidenetworkpolicies.yaml"),
 }
 
 // istioObject decodes an Istio object into its upstream istio.io/client-go type,

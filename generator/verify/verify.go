@@ -7,6 +7,11 @@
 //     namespace, of kinds its Flux reconciler is granted, and never a Kyverno
 //     PolicyException; a tenant file holds only the team's namespace and objects in
 //     it; the reconciler's role grants nothing on Kyverno's policy kinds;
+//   - people: a tenant binds only Rampart's own roles (rampart:viewer, on production,
+//     or rampart:developer, for the team's groups; the reconciler's role for its
+//     service account), and those roles grant no Secrets, no token requests, no RBAC,
+//     no escalation, and writes only where lib/people.libsonnet says (pods/exec and
+//     the like for the developer, never on production);
 //   - no object is rendered twice, and every directory builds with Flux's own build.
 package verify
 
@@ -43,6 +48,9 @@ type Options struct {
 	// KubernetesVersion is the cluster's minor version, e.g. "1.33", for the Pod
 	// Security checks.
 	KubernetesVersion string
+	// Production says the cluster is a production one: people are bound to the
+	// viewer role only, and no role may debug (exec, attach, port-forward).
+	Production bool
 }
 
 // pssEvaluator is the Pod Security evaluator, made once: its checks are stateless.
@@ -61,11 +69,14 @@ type Checker struct {
 	// roleFile and role are the platform's tenant reconciler ClusterRole.
 	roleFile *manifest.File
 	role     *rbacv1.ClusterRole
+	// people are the platform's people roles by name (viewer, developer).
+	people map[string]*rbacv1.ClusterRole
+	opts   Options
 }
 
 // New returns the Checker of a cluster whose platform layer is platform.
 func New(cluster string, platform []*manifest.File, opts Options) (*Checker, diag.List) {
-	c := &Checker{cluster: cluster}
+	c := &Checker{cluster: cluster, opts: opts}
 	c.lv = psaapi.LevelVersion{Level: psaapi.LevelRestricted, Version: psaapi.LatestVersion()}
 	if opts.KubernetesVersion != "" {
 		ver, err := psaapi.ParseVersion("v" + opts.KubernetesVersion)
@@ -81,6 +92,7 @@ func New(cluster string, platform []*manifest.File, opts Options) (*Checker, dia
 	c.pss = evaluator
 	c.roleFile, c.role = tenantRole(platform)
 	c.grants = tenantGrants(c.role)
+	c.people = peopleRoles(platform)
 	return c, nil
 }
 
@@ -194,6 +206,10 @@ func (v *verifier) object(f *manifest.File, o *unstructured.Unstructured) {
 		return
 	}
 	v.isolation(f, o, k)
+	if f.Layer == manifest.LayerPlatform {
+		v.checkRole(f, o)
+	}
+	v.checkBinding(f, o)
 	if tmpl, ok, err := manifest.PodTemplate(o); err != nil {
 		v.obj(f, o, err.Error(), "")
 	} else if ok {

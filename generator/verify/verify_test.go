@@ -55,8 +55,13 @@ func testTeam(patches ...string) *spec.Team {
 // render runs the real templates in lib/ and the transform stage, as Generate does.
 func render(t *testing.T, team *spec.Team) (*manifest.Cluster, error) {
 	t.Helper()
+	return renderOn(t, testCluster(), team)
+}
+
+// renderOn renders a team on a given cluster.
+func renderOn(t *testing.T, cluster *spec.Cluster, team *spec.Team) (*manifest.Cluster, error) {
+	t.Helper()
 	ev := evaluate.New(os.DirFS("../../lib"), "lib")
-	cluster := testCluster()
 	cj, _ := json.Marshal(cluster)
 	tj, _ := json.Marshal(team)
 	platform, err := ev.Platform(evaluate.ParseArg("cluster", cj), []string{team.Metadata.Name})

@@ -18,7 +18,7 @@ var AdmissionPolicies = []AdmissionPolicy{
 		"privilege-escalation", "run-as-non-root", "run-as-user", "seccomp", "proc-mount", "sysctls",
 		"apparmor", "selinux",
 	}},
-	{Name: "rampart-resources", Kind: "ValidatingPolicy", Waivable: true, Rules: []string{"memory"}},
+	{Name: "rampart-resources", Kind: "ValidatingPolicy", Waivable: true, Rules: []string{"memory", "ephemeral-storage"}},
 	{Name: "rampart-images", Kind: "ValidatingPolicy", Waivable: true, Rules: []string{"allowed-registries", "latest-tag", "digest"}},
 	{Name: "rampart-service-account-token", Kind: "ValidatingPolicy", Waivable: true, Rules: []string{"automount"}},
 	{Name: "rampart-service-types", Kind: "ValidatingPolicy", Waivable: true, Rules: []string{"type"}},

@@ -24,4 +24,17 @@ const (
 	ManagedBy      = "rampart"
 	// LabelPartOf names the team that owns a rendered object.
 	LabelPartOf = "app.kubernetes.io/part-of"
+	// EphemeralStorageMi is the ephemeral storage, in MiB, a container gets beyond its
+	// writable paths; resources.ephemeralStorage may only raise it.
+	EphemeralStorageMi = 128
+	// ViewerRole and DeveloperRole are the ClusterRoles people are bound to in their
+	// team's namespace (lib/people.libsonnet).
+	ViewerRole    = "rampart:viewer"
+	DeveloperRole = "rampart:developer"
+	// CloudMetadataAddress is the node's cloud metadata endpoint, which no team pod
+	// may reach; CloudMetadataPolicy is the Cilium clusterwide policy denying it.
+	CloudMetadataAddress = "169.254.169.254"
+	CloudMetadataPolicy  = "rampart-deny-cloud-metadata"
+	// TeamLabel is the label Rampart puts on every team namespace.
+	TeamLabel = "rampart.dev/team"
 )

@@ -27,6 +27,12 @@ local k = import 'k.libsonnet';
   role: d.tenantReconcilerRole,
   sa: d.tenantReconcilerServiceAccount,
   labels: k.labels('team'),
+  ephemeral: d.app.ephemeralStorageMi,
+  viewer: d.peopleRoles.viewer,
+  developer: d.peopleRoles.developer,
+  metadata: d.cloudMetadata.address,
+  metadataPolicy: d.cloudMetadata.policyName,
+  teamLabel: d.teamLabel,
 }`)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +46,12 @@ local k = import 'k.libsonnet';
 		Role     string            `json:"role"`
 		SA       string            `json:"sa"`
 		Labels   map[string]string `json:"labels"`
+		Ephemeral      int    `json:"ephemeral"`
+		Viewer         string `json:"viewer"`
+		Developer      string `json:"developer"`
+		Metadata       string `json:"metadata"`
+		MetadataPolicy string `json:"metadataPolicy"`
+		TeamLabel      string `json:"teamLabel"`
 	}
 	if err := json.Unmarshal([]byte(js), &lib); err != nil {
 		t.Fatal(err)
@@ -54,6 +66,12 @@ local k = import 'k.libsonnet';
 		{"tenantReconcilerServiceAccount", lib.SA, defaults.TenantReconcilerServiceAccount},
 		{"k.labels managed-by", lib.Labels[defaults.LabelManagedBy], defaults.ManagedBy},
 		{"k.labels part-of", lib.Labels[defaults.LabelPartOf], "team"},
+		{"app.ephemeralStorageMi", lib.Ephemeral, defaults.EphemeralStorageMi},
+		{"peopleRoles.viewer", lib.Viewer, defaults.ViewerRole},
+		{"peopleRoles.developer", lib.Developer, defaults.DeveloperRole},
+		{"cloudMetadata.address", lib.Metadata, defaults.CloudMetadataAddress},
+		{"cloudMetadata.policyName", lib.MetadataPolicy, defaults.CloudMetadataPolicy},
+		{"teamLabel", lib.TeamLabel, defaults.TeamLabel},
 	} {
 		if c.lib != c.goValue {
 			t.Errorf("lib/defaults.libsonnet %s is %v, generator/internal/defaults says %v: change both", c.name, c.lib, c.goValue)
