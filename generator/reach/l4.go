@@ -342,7 +342,7 @@ func ciliumKey(k string) (string, bool) {
 // policies; the subject selector is always confined to it. A clusterwide policy
 // (policyNS "") confines neither.
 func (m *model) ciliumSelects(sel *metav1.LabelSelector, w *Workload, policyNS string, peer bool) bool {
-	if !peer && w.Namespace != policyNS {
+	if policyNS != "" && !peer && w.Namespace != policyNS {
 		return false
 	}
 	norm := &metav1.LabelSelector{MatchLabels: map[string]string{}}

@@ -24,6 +24,10 @@ import (
 // other, is open to every namespace, or is missing.
 type Facts map[string]*NamespaceFacts
 
+// Clusterwide is the key of the facts of clusterwide policies: Wild4 there says a
+// CiliumClusterwideNetworkPolicy allows something, anywhere.
+const Clusterwide = ""
+
 // NamespaceFacts are one file's facts about one namespace.
 type NamespaceFacts struct {
 	// Names4 are the other namespaces its NetworkPolicies' and CiliumNetworkPolicies'
@@ -113,6 +117,15 @@ func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
 					nf.Names4 = append(nf.Names4, names...)
 					nf.Wild4 = nf.Wild4 || !ok
 				}
+			}
+		}
+	}
+	for _, cp := range m.ccnps {
+		for _, r := range cp.rules() {
+			if len(r.Ingress)+len(r.Egress) > 0 {
+				// A clusterwide allow may join any two namespaces; its denies only
+				// take allows away.
+				ns(Clusterwide).Wild4 = true
 			}
 		}
 	}
@@ -281,6 +294,10 @@ func Neighbours(focus []string, revisions [][]Facts, opts Options) (namespaces [
 	}
 	for _, files := range revisions {
 		nss := merge(files)
+		if cw := nss[Clusterwide]; cw != nil && cw.Wild4 {
+			return nil, true
+		}
+		delete(nss, Clusterwide)
 		root := nss[opts.RootNamespace]
 		if root == nil {
 			root = &NamespaceFacts{}

@@ -131,6 +131,12 @@ func TestNeighboursSemantics(t *testing.T) {
 			authz("istio-system", `{}`), authz("istio-system", `{rules: [{from: [{source: {namespaces: [c]}}]}]}`))},
 		{name: "the root namespace admits the focus everywhere", focus: "c", keeps: "*", docs: append(four("istio-injection: enabled, "),
 			authz("istio-system", `{}`), authz("istio-system", `{rules: [{from: [{source: {namespaces: [c]}}]}]}`))},
+		{name: "a clusterwide allow", focus: "a", keeps: "*", docs: append(four(""),
+			"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: allow-all}\nspec: {endpointSelector: {}, egress: [{toEntities: [cluster]}], ingress: [{fromEntities: [cluster]}]}")},
+		{name: "a clusterwide deny", focus: "a", keeps: "b", docs: append(four(""),
+			"apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: deny-metadata}\nspec: {endpointSelector: {}, enableDefaultDeny: {egress: false, ingress: false}, egressDeny: [{toCIDR: [169.254.169.254/32]}]}",
+			np("a", `{podSelector: {}, egress: [{to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: b}}}]}]}`),
+			np("b", `{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: a}}}]}]}`))},
 		{name: "a principal prefix", focus: "a", keeps: "b", docs: append(four("istio-injection: enabled, "),
 			authz("istio-system", `{}`), authz("a", `{rules: [{from: [{source: {principals: [cluster.local/ns/b/sa/*]}}]}]}`))},
 	}
