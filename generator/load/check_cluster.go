@@ -55,6 +55,7 @@ func (l *loader) checkCluster(f *fileCtx, dir string, c *spec.Cluster) {
 		}
 	}
 	checkPolicy(f, s.Policy)
+	checkRuntimeSettings(f, s.Runtime)
 	if s.TLS.Issuer.Solver == "dns01" && s.TLS.Issuer.DNS01 == nil {
 		f.errorf("spec.tls.issuer.dns01", "set dns01.provider (azureDNS or cloudflare) and its settings", "required when solver is dns01")
 	}
