@@ -39,10 +39,10 @@ func checkRuntime(f *fileCtx, field string, r *spec.AppRuntime) {
 	}
 	seen := map[string]int{}
 	for i, p := range r.Processes {
-		pf := Index(Field(field, "runtime.processes"), i)
+		pf := Index(Field(Field(field, "runtime"), "processes"), i)
 		switch j, dup := seen[p]; {
 		case dup:
-			f.errorf(pf, "list each process once", "process %q is already listed at %s", p, Index(Field(field, "runtime.processes"), j))
+			f.errorf(pf, "list each process once", "process %q is already listed at %s", p, Index(Field(Field(field, "runtime"), "processes"), j))
 		case !processPattern.MatchString(p) || strings.Contains(p, "//") || (strings.Contains(p, "/") && !strings.HasPrefix(p, "/")) || strings.HasSuffix(p, "/"):
 			f.errorf(pf, "write an absolute path (/usr/local/bin/api) or a bare executable name (api)", "%q is not an executable path or name", p)
 		}
