@@ -15,7 +15,9 @@ var regions = []string{"weu", "neu", "eus", "wus", "sea", "aue", "jpe", "cac", "
 // clusters on every pairing occurs: even clusters are production, odd development;
 // Cilium and Calico alternate in pairs; one in three has no mesh. The first cluster is
 // the richest (production, Cilium, Istio), so a one-cluster fleet exercises the most.
-func makeClusters(n int) []*spec.Cluster {
+// Every cluster runs Falco, its teams' rules spread over a shard for every 25 teams
+// (about half of the API server's 1 MiB a shard, at five apps a team).
+func makeClusters(n, teams int) []*spec.Cluster {
 	out := make([]*spec.Cluster, n)
 	for i := range out {
 		region := regions[i%len(regions)]
@@ -35,7 +37,8 @@ func makeClusters(n int) []*spec.Cluster {
 					Namespace: "traefik",
 					PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"},
 				},
-				Policy: spec.Policy{AllowedRegistries: []string{"registry.example.com/"}},
+				Policy:  spec.Policy{AllowedRegistries: []string{"registry.example.com/"}},
+				Runtime: spec.Runtime{Enabled: true, Shards: max(1, (teams+24)/25)},
 			},
 		}
 		s := &c.Spec
