@@ -214,7 +214,7 @@ func Size(keys map[string]int) int {
 }
 
 // ErrTooLarge is returned (wrapped) for a shard over MaxConfigMapData.
-var ErrTooLarge = errors.New("Falco rules ConfigMap over the API server's 1 MiB limit")
+var ErrTooLarge = errors.New("the Falco rules ConfigMap would be over the API server's 1 MiB limit")
 
 // Path is the path of shard i's file for a cluster.
 func (l *Layout) Path(cluster string, i int) string {
