@@ -41,7 +41,7 @@ local q(s) = std.escapeStringJson(s);
 local inList(xs) = '(' + std.join(', ', [q(x) for x in xs]) + ')';
 
 // The output every rule ends with: who, where, what ran, and the connection.
-local outputFields = 'namespace=%k8s.ns.name pod=%k8s.pod.name container=%container.name image=%container.image.repository:%container.image.tag process=%proc.exepath command=%proc.cmdline parent=%proc.pname user=%user.name user_uid=%user.uid terminal=%proc.tty connection=%fd.name evt_type=%evt.type res=%evt.res';
+local outputFields = 'namespace=%k8s.ns.name pod=%k8s.pod.name container=%container.name image=%container.image.repository:%container.image.tag process=%proc.exepath command=%proc.cmdline parent=%proc.pname user=%user.name terminal=%proc.tty connection=%fd.name res=%evt.res';
 
 // The lists and macros of rampart-common.yaml. Rampart's rules use only these, not
 // upstream's macros, so their meaning does not change when falco_rules.yaml does.
@@ -264,7 +264,7 @@ local upstream = [
     [
       {
         rule: $.ruleName(ns, app.name, r.name),
-        desc: r.what + '. Team ' + ns + ', app ' + app.name + ' (teams/' + ns + '.yaml); rendered by Rampart, waived only by spec.exceptions.runtime (rule ' + r.name + ').',
+        desc: r.what + '. Team ' + ns + ', app ' + app.name + ' (teams/' + ns + '.yaml); waived only by spec.exceptions.runtime, rule ' + r.name + '.',
         condition: r.condition(ctx),
         output: 'Rampart ' + r.name + ': ' + r.output + ' in ' + ns + '/' + app.name + ' | ' + outputFields,
         priority: $.priority(cluster, r.base),
