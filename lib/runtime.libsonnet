@@ -43,12 +43,14 @@ local inList(xs) = '(' + std.join(', ', [q(x) for x in xs]) + ')';
 // The output every rule ends with: who, where, what ran, and the connection.
 local outputFields = 'namespace=%k8s.ns.name pod=%k8s.pod.name container=%container.name image=%container.image.repository:%container.image.tag process=%proc.exepath command=%proc.cmdline parent=%proc.pname user=%user.name terminal=%proc.tty connection=%fd.name res=%evt.res';
 
+local shellBinaries = ['ash', 'bash', 'csh', 'dash', 'fish', 'ksh', 'sh', 'tcsh', 'zsh'];
+
 // The lists and macros of rampart-common.yaml. Rampart's rules use only these, not
 // upstream's macros, so their meaning does not change when falco_rules.yaml does.
 local common = [
   {
     list: 'rampart_shell_binaries',
-    items: ['ash', 'bash', 'csh', 'dash', 'fish', 'ksh', 'sh', 'tcsh', 'zsh'],
+    items: shellBinaries,
   },
   {
     list: 'rampart_package_managers',
@@ -105,7 +107,7 @@ local kinds = [
     output: 'a shell ran',
     condition(ctx)::
       'rampart_spawned_process and ' + ctx.scope + ' and proc.name in (rampart_shell_binaries)' +
-      (if std.length(ctx.declared) > 0 then ' and not (proc.tty = 0 and ' + ctx.declared + ')' else ''),
+      (if std.length(ctx.declaredShells) > 0 then ' and not (proc.tty = 0 and ' + ctx.declaredShells + ')' else ''),
   },
   {
     name: 'unexpected-process',
@@ -230,10 +232,12 @@ local upstream = [
       for e in network.cidrEgress(app)
     ],
 
-  // declared is the condition true for the app's declared processes: absolute paths
-  // by proc.exepath, bare names by proc.name.
-  local declared(app) =
-    local ps = get(get(app, 'runtime', {}), 'processes', []);
+  // declared is the condition true for the app's declared processes (those of them
+  // that shells is true for): absolute paths by proc.exepath, bare names by
+  // proc.name.
+  local isShell(p) = std.member(shellBinaries, std.reverse(std.split(p, '/'))[0]),
+  local declared(app, only=function(p) true) =
+    local ps = [p for p in get(get(app, 'runtime', {}), 'processes', []) if only(p)];
     local paths = [p for p in ps if std.startsWith(p, '/')];
     local names = [p for p in ps if !std.startsWith(p, '/')];
     local parts = (if std.length(paths) > 0 then ['proc.exepath in ' + inList(paths)] else []) +
@@ -259,6 +263,7 @@ local upstream = [
     local ctx = {
       scope: 'k8s.ns.name = ' + q(ns) + ' and container.name = ' + q(app.name),
       declared: declared(app),
+      declaredShells: declared(app, isShell),
       allowed: $.allowed(team, cluster, intents, app),
     };
     [
