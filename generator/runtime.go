@@ -106,7 +106,7 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 		key := h.Key()
 		// As for a unit: the entry's bytes are read now unless the disk state vouches
 		// for the file on disk, and an entry whose bytes are damaged is built again.
-		if e, ok := r.cache.Get(key); ok && len(e.Files) == 1 && e.Files[0].Path == p &&
+		if e, ok := r.cache.Get(key); ok && len(e.Files) == 1 && e.Files[0].Path == shardEntry &&
 			(r.opts.Mode == Validate || r.state.Unchanged(r.disk, p, e.Files[0].Sum) || r.cache.Load(key, e) == nil) {
 			out[p] = write.Lazy(e.Files[0].Sum, func() ([]byte, error) {
 				if e.Files[0].Data == nil {
@@ -122,7 +122,7 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 		if err != nil {
 			return nil, err
 		}
-		if err := r.cache.Put(key, &cache.Entry{Files: []cache.File{cache.NewFile(p, manifest.LayerPlatform, "", b)}}); err != nil {
+		if err := r.cache.Put(key, &cache.Entry{Files: []cache.File{cache.NewFile(shardEntry, manifest.LayerPlatform, "", b)}}); err != nil {
 			r.log.Warn("render cache not written", "file", p, "error", err)
 		}
 		out[p] = write.Bytes(b)
@@ -132,6 +132,12 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 	}
 	return out, nil
 }
+
+// shardEntry names the one file of a shard's cache entry. A shard's bytes name no
+// cluster, so clusters whose shards hold the same teams' files (every cluster of a
+// fleet where every team runs everywhere, on the same Falco settings) share the
+// entry; its key holds everything the bytes depend on.
+const shardEntry = "falco-shard.yaml"
 
 // encodeShard encodes shard i's ConfigMap: the platform layer's object with the
 // rules files as its data.
