@@ -49,6 +49,6 @@ bench-fleet: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoadTeam -fuzztime 20s -fuzzminimizetime 5s ./generator/load
 
-## judges: install etcd and build kube-apiserver, the Flux controllers and the Kyverno CLI for the judge tests.
+## judges: install etcd and build falco-filter, kube-apiserver, the Flux controllers and the Kyverno CLI for the judge tests.
 judges:
 	bash .ci/install-judges

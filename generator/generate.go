@@ -252,7 +252,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 
 	// write
 	for _, c := range rendered {
-		wc, err := c.encode(r.disk, held)
+		wc, err := c.encode(r, held)
 		if err != nil {
 			return nil, err
 		}
@@ -492,7 +492,8 @@ func (r *run) scan(ctx context.Context, now time.Time) (*scan.Report, error) {
 // encode gives the cluster's files, with the teams in held replaced by what is on
 // disk, and the tenants' kustomization.yaml listing the tenant files that
 // remain.
-func (c *clusterRender) encode(disk write.FS, held map[*plan.Unit]bool) (*write.Cluster, error) {
+func (c *clusterRender) encode(r *run, held map[*plan.Unit]bool) (*write.Cluster, error) {
+	disk := r.disk
 	name := c.plan.Name()
 	wc := &write.Cluster{Name: name, Files: map[string]*write.File{}}
 	var tenants []string
@@ -513,6 +514,9 @@ func (c *clusterRender) encode(disk write.FS, held map[*plan.Unit]bool) (*write.
 		}
 		for i := range u.files {
 			f := &u.files[i]
+			if f.Layer == manifest.LayerRuntime {
+				continue // in the cluster's Falco rules ConfigMaps, below
+			}
 			if f.Data != nil || u.load == nil {
 				wc.Files[f.Path] = write.Lazy(f.Sum, func() ([]byte, error) { return f.Data, nil })
 				continue
@@ -526,7 +530,15 @@ func (c *clusterRender) encode(disk write.FS, held map[*plan.Unit]bool) (*write.
 		}
 		tenants = append(tenants, team)
 	}
+	shards, err := r.falcoShards(c, held)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range c.clusterFiles(tenants) {
+		if sf, ok := shards[f.Path]; ok {
+			wc.Files[f.Path] = sf
+			continue
+		}
 		b, err := f.Encode()
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-gitops/rampart/generator/chart"
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/evaluate"
+	"github.com/rampart-gitops/rampart/generator/falco"
 	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/plan"
@@ -107,6 +108,10 @@ type clusterRender struct {
 	checker        *verify.Checker
 	units          []*unitResult
 	diags          diag.List
+	// falco is the cluster's Falco rules layout, nil where runtime detection is
+	// off; common is the file of lists and macros in its shard 0.
+	falco  *falco.Layout
+	common []byte
 }
 
 // unitResult is one unit's verified output, rendered now or taken from the cache.
@@ -164,6 +169,16 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 			return fail("rendering the platform layer of cluster %q: %v", name, err)
 		}
 		entry = &cache.Entry{Files: []cache.File{cache.NewFile(platformEntry, manifest.LayerPlatform, "", js)}}
+	}
+	if c.falco = falco.LayoutOf(cl.Cluster); c.falco != nil {
+		if c.common, err = falco.Encode(platform.Runtime); err != nil {
+			return fail("rendering the Falco rules of cluster %q: %v", name, err)
+		}
+		// The shards' ConfigMaps are verified with the platform layer as they are
+		// laid out, without data: encode fills in the teams' rules files.
+		for i := range c.falco.Shards {
+			platform.Files[c.falco.File(i)] = append(platform.Files[c.falco.File(i)], c.falco.Object(i, nil))
+		}
 	}
 	c.files = transform.ClusterFiles(name, platform.Files, teams)
 	var platformFiles []*manifest.File
@@ -292,7 +307,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 		u.load = sync.OnceValue(func() error { return r.cache.Load(key, e) })
 		return
 	}
-	files, diags := r.buildUnit(c, u.unit, intents)
+	files, rules, diags := r.buildUnit(c, u.unit, intents)
 	if diags.Err() != nil {
 		u.diags = diags
 		return
@@ -326,6 +341,9 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 		}
 		u.files = append(u.files, cache.NewFile(f.Path, f.Layer, f.Team, b))
 	}
+	if rules != nil {
+		u.files = append(u.files, cache.NewFile(falcoPath(u.unit), manifest.LayerRuntime, u.unit.Team.Metadata.Name, rules))
+	}
 	diags, u.objects = c.checker.Files(files)
 	u.diags = diags
 	if diags.Err() != nil {
@@ -346,6 +364,9 @@ func (r *run) cached(key cache.Key, e *cache.Entry) bool {
 		return true
 	}
 	for _, f := range e.Files {
+		if f.Layer == manifest.LayerRuntime {
+			continue // not a file on disk: its shard is checked on its own
+		}
 		if !r.state.Unchanged(r.disk, f.Path, f.Sum) {
 			return r.cache.Load(key, e) == nil
 		}
@@ -354,23 +375,38 @@ func (r *run) cached(key cache.Key, e *cache.Entry) bool {
 }
 
 // buildUnit evaluates one team on one cluster, renders its charts, applies its
-// patches and lays out its files.
-func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage) ([]*manifest.File, diag.List) {
+// patches and lays out its files; rules is the team's Falco rules file on a cluster
+// with runtime detection (nil elsewhere).
+func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage) (files []*manifest.File, rules []byte, _ diag.List) {
 	t, cluster := u.Team, u.Cluster
 	name := cluster.Metadata.Name
+	fail := func(err error) diag.List {
+		return diag.List{{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error}}
+	}
 	out, err := r.ev.Team(c.clusterArg, r.inputs.arg(t.Metadata.Name), evaluate.ParseArg("intents", intents))
 	if err != nil {
-		return nil, diag.List{{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error}}
+		return nil, nil, fail(err)
+	}
+	if c.falco != nil {
+		if rules, err = falco.Encode(out.Runtime); err != nil {
+			return nil, nil, fail(err)
+		}
 	}
 	if diags := renderCharts(r.root, cluster, t, out); len(diags) > 0 {
-		return nil, diags
+		return nil, nil, diags
 	}
 	tt := &transform.Team{Name: t.Metadata.Name, Tenant: out.Tenant, Files: out.Files, Patches: t.Spec.Patches, Images: t.Spec.Images}
 	if err := transform.Customize(tt); err != nil {
 		line, col := t.Pos.Lookup("spec.patches")
-		return nil, diag.List{{File: t.File, Line: line, Column: col, Field: "spec.patches", Message: err.Error(), Severity: diag.Error}}
+		return nil, nil, diag.List{{File: t.File, Line: line, Column: col, Field: "spec.patches", Message: err.Error(), Severity: diag.Error}}
 	}
-	return transform.TeamFiles(name, tt), nil
+	return transform.TeamFiles(name, tt), rules, nil
+}
+
+// falcoPath names a unit's Falco rules file in its cache entry; it is never written
+// at that path.
+func falcoPath(u *plan.Unit) string {
+	return path.Join("clusters", u.Cluster.Metadata.Name, "falco", u.Team.Metadata.Name+".yaml")
 }
 
 // renderCharts renders a team's Helm charts into its directory, chart-<name>.yaml each.

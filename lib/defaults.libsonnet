@@ -70,4 +70,10 @@
       privateKey: { algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' },
     },
   },
+  // Runtime detection (lib/runtime.libsonnet): each environment's minimum priority
+  // of Rampart's Falco rules, and the cluster DNS domain Services are named in.
+  runtime: {
+    minimumPriority: { production: 'CRITICAL', staging: 'WARNING', development: 'NOTICE' },
+    clusterDomain: 'cluster.local',
+  },
 }

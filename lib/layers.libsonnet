@@ -6,4 +6,5 @@
   import 'mesh.libsonnet',
   import 'ingress.libsonnet',
   import 'admission.libsonnet',
+  import 'runtime.libsonnet',
 ]

@@ -3,8 +3,11 @@
 // intents.libsonnet), and writes:
 //   tenant -> clusters/<cluster>/tenants/<team>.yaml (applied by the cluster's reconciler)
 //   files  -> clusters/<cluster>/teams/<team>/<file> (applied as the team)
+//   runtime -> the team's Falco rules file, which Rampart puts in the cluster's Falco
+//             rules ConfigMaps (applied by the cluster's reconciler)
 local layers = import 'layers.libsonnet';
 local namespace = import 'namespace.libsonnet';
+local runtime = import 'runtime.libsonnet';
 local tenant = import 'tenant.libsonnet';
 local workload = import 'workload.libsonnet';
 
@@ -23,4 +26,5 @@ function(cluster, team, intents)
       rendered,
       { [app.name + '.yaml']: workload.objects(team, cluster, app) for app in team.spec.apps },
     ),
+    runtime: runtime.rules(team, cluster, intents),
   }

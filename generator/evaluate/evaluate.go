@@ -36,6 +36,10 @@ type Output struct {
 	Tenant []*unstructured.Unstructured
 	// Files maps a file name (e.g. "api.yaml") to its objects.
 	Files map[string][]*unstructured.Unstructured
+	// Runtime is Falco rules, macros and lists (lib/runtime.libsonnet): the team's
+	// rules file, or for the platform layer the lists and macros every team's rules
+	// use; empty where runtime detection is off.
+	Runtime []map[string]any
 }
 
 // Evaluator evaluates the templates of one lib/ directory. It is safe for
@@ -157,8 +161,9 @@ func (e *Evaluator) evalJSON(entry string, args []arg) (js []byte, err error) {
 
 // rawOutput is the shape the entry points return.
 type rawOutput struct {
-	Tenant []map[string]any            `json:"tenant"`
-	Files  map[string][]map[string]any `json:"files"`
+	Tenant  []map[string]any            `json:"tenant"`
+	Files   map[string][]map[string]any `json:"files"`
+	Runtime []map[string]any            `json:"runtime,omitempty"`
 }
 
 func decode(entry string, js []byte) (*Output, error) {
@@ -166,9 +171,9 @@ func decode(entry string, js []byte) (*Output, error) {
 	dec := json.NewDecoder(strings.NewReader(string(js)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("evaluating %s: the result must be {tenant: [objects], files: {name: [objects]}}: %w", entry, err)
+		return nil, fmt.Errorf("evaluating %s: the result must be {tenant: [objects], files: {name: [objects]}, runtime: [Falco rules]}: %w", entry, err)
 	}
-	out := &Output{Files: map[string][]*unstructured.Unstructured{}}
+	out := &Output{Files: map[string][]*unstructured.Unstructured{}, Runtime: raw.Runtime}
 	var errs []error
 	for i, o := range raw.Tenant {
 		u, err := toObject(o)

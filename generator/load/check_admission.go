@@ -82,21 +82,29 @@ func (l *loader) checkPolicyExceptions(f *fileCtx, t *spec.Team, apps map[string
 	}
 }
 
-// checkExpiry marks an exception expired once its last day (UTC) has passed, and
-// warns about it then and in the days before.
+// checkExpiry marks a policy exception expired once its last day (UTC) has passed,
+// and warns about it then and in the days before.
 func (l *loader) checkExpiry(f *fileCtx, field string, p *spec.PolicyException) {
-	last, err := time.Parse(time.DateOnly, string(p.Expires))
+	p.Expired = l.expiry(f, field, p.Expires, "the exception from "+p.Policy, "the policy applies to "+strings.Join(p.Apps, ", ")+" again")
+}
+
+// expiry says whether an exception's last day (UTC) has passed, and warns about it
+// then and in the days before: what names the exception ("the exception from
+// rampart-images"), after what happens once it is gone ("the policy applies to api
+// again").
+func (l *loader) expiry(f *fileCtx, field string, expires spec.Date, what, after string) bool {
+	last, err := time.Parse(time.DateOnly, string(expires))
 	if err != nil {
-		return // checkDate reports it
+		return false // checkDate reports it
 	}
 	now := l.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	left := int(last.Sub(today).Hours() / 24)
 	switch {
 	case left < 0:
-		p.Expired = true
 		f.warnf(field, "remove it from the spec, or renew it with a later date and a reason the reviewers accept",
-			"the exception from %s expired on %s: it is no longer rendered, and the policy applies to %s again", p.Policy, p.Expires, strings.Join(p.Apps, ", "))
+			"%s expired on %s: it is no longer rendered, and %s", what, expires, after)
+		return true
 	case left <= ExpiryWarningDays:
 		when := fmt.Sprintf("in %d days", left)
 		switch left {
@@ -106,8 +114,9 @@ func (l *loader) checkExpiry(f *fileCtx, field string, p *spec.PolicyException) 
 			when = "tomorrow"
 		}
 		f.warnf(field, "fix what it covers, or renew it with a later date and a reason the reviewers accept",
-			"the exception from %s expires %s (%s); after that the policy applies to %s again", p.Policy, when, p.Expires, strings.Join(p.Apps, ", "))
+			"%s expires %s (%s); after that %s", what, when, expires, after)
 	}
+	return false
 }
 
 // checkPolicy checks a cluster's admission policy settings.

@@ -96,6 +96,7 @@ func (l *loader) checkTeam(f *fileCtx, base string, t *spec.Team) {
 		checkDate(f, Field(Index("spec.exceptions.policies", i), "expires"), p.Expires)
 	}
 	l.checkPolicyExceptions(f, t, apps)
+	l.checkRuntimeExceptions(f, t, apps)
 }
 
 func line(f *fileCtx, field string) int {
@@ -136,6 +137,7 @@ func (l *loader) checkChartPath(f *fileCtx, field, p string) {
 }
 
 func checkApp(f *fileCtx, field string, a *spec.App) {
+	checkRuntime(f, field, a.Runtime)
 	if a.Port > 0 && a.Port < 1024 {
 		msg, hint := privilegedPort(a.Port)
 		f.errorf(Field(field, "port"), hint, "%s", msg)

@@ -32,6 +32,10 @@ const (
 	LayerTenant Layer = "tenant"
 	// LayerTeam is applied by the team's own reconciler, inside the team's namespace.
 	LayerTeam Layer = "team"
+	// LayerRuntime is a team's Falco rules file: a unit's output that is not written
+	// as a file of its own but put in the cluster's Falco rules ConfigMaps (platform
+	// layer).
+	LayerRuntime Layer = "runtime"
 )
 
 // Header starts every rendered file.

@@ -39,7 +39,7 @@ func (f Finding) key() string {
 type Expiring struct {
 	Cluster  string `json:"cluster"`
 	Team     string `json:"team"`
-	Kind     string `json:"kind"` // vulnerability or policy
+	Kind     string `json:"kind"` // vulnerability, policy or runtime
 	ID       string `json:"id"`
 	Expires  string `json:"expires"`
 	DaysLeft int    `json:"daysLeft"`
@@ -283,6 +283,12 @@ func ExpiringExceptions(inv *load.Inventory, now time.Time) []Expiring {
 					id += " (" + strings.Join(p.Rules, ", ") + ")"
 				}
 				out = append(out, Expiring{Cluster: clusters, Team: t.Metadata.Name, Kind: "policy", ID: id, Expires: string(p.Expires), DaysLeft: left, Source: p.Source})
+			}
+		}
+		for _, r := range t.Spec.Exceptions.Runtime {
+			if left, soon := daysLeft(string(r.Expires)); soon && !r.Expired {
+				id := string(r.Rule) + " (" + strings.Join(r.Apps, ", ") + ")"
+				out = append(out, Expiring{Cluster: clusters, Team: t.Metadata.Name, Kind: "runtime", ID: id, Expires: string(r.Expires), DaysLeft: left, Source: r.Source})
 			}
 		}
 	}

@@ -47,6 +47,10 @@ func Summarize(base, head *unstructured.Unstructured) []string {
 		lines = atomsDiff(middlewareAtoms, base, head)
 	case "Namespace":
 		lines = atomsDiff(labelAtoms, base, head)
+	case "ConfigMap":
+		if o.GetLabels()["app.kubernetes.io/component"] == "falco-rules" {
+			lines = falcoRules(base, head)
+		}
 	case "ValidatingPolicy.policies.kyverno.io":
 		lines = append(scalarDiff(base, head, "validationActions", "spec", "validationActions"), scalarDiff(base, head, "failurePolicy", "spec", "failurePolicy")...)
 	}

@@ -87,6 +87,9 @@ type ClusterSpec struct {
 	Egress EgressPolicy `json:"egress,omitzero"`
 	// Access is what the teams' people may do in their namespaces beyond the defaults.
 	Access Access `json:"access,omitzero"`
+	// Runtime is runtime detection with Falco: the rules Rampart renders for every
+	// team and app on the cluster.
+	Runtime Runtime `json:"runtime,omitzero"`
 }
 
 // Access widens what people may do on a cluster. Rampart binds each team's groups to
@@ -95,6 +98,44 @@ type Access struct {
 	// Debugging lets the developer role exec into, attach to and port-forward to the
 	// team's pods (pods/exec, pods/attach, pods/portforward). Never on production.
 	Debugging bool `json:"debugging,omitempty"`
+}
+
+// Priority is a Falco rule priority, as Falco's rule schema spells it.
+type Priority string
+
+// Falco priorities, from the most to the least severe.
+const (
+	PriorityEmergency Priority = "EMERGENCY"
+	PriorityAlert     Priority = "ALERT"
+	PriorityCritical  Priority = "CRITICAL"
+	PriorityError     Priority = "ERROR"
+	PriorityWarning   Priority = "WARNING"
+	PriorityNotice    Priority = "NOTICE"
+	PriorityInfo      Priority = "INFORMATIONAL"
+	PriorityDebug     Priority = "DEBUG"
+)
+
+// Runtime configures Falco runtime detection. Rampart renders each team's rules
+// into ConfigMaps in Falco's namespace, which the Falco chart mounts at
+// /etc/falco/rules.d (the README gives the chart values); a cluster without
+// runtime.enabled renders none.
+type Runtime struct {
+	// Enabled renders Falco rules for every team and app on the cluster.
+	Enabled bool `json:"enabled"`
+	// Namespace is Falco's namespace, where the rules' ConfigMaps go (default falco).
+	Namespace string `json:"namespace,omitempty"`
+	// ConfigMap is the name prefix of the rules' ConfigMaps: <configMap>-0 up to
+	// <configMap>-<shards-1> (default rampart-falco-rules).
+	ConfigMap string `json:"configMap,omitempty"`
+	// Shards is how many ConfigMaps the teams' rules are spread over, each team
+	// always in the same one (by a hash of its name); raise it when the render says
+	// a shard would exceed the API server's 1 MiB limit (default 1).
+	Shards int `json:"shards,omitempty" jsonschema:"minimum=1,maximum=256"`
+	// MinimumPriority is the lowest priority a Rampart rule has on the cluster: a rule
+	// of a lower priority of its own is raised to it. The chart's falco.priority
+	// (the least Falco loads) must be at or below it (default: CRITICAL on
+	// production, WARNING on staging, NOTICE on development).
+	MinimumPriority Priority `json:"minimumPriority,omitempty" jsonschema:"enum=EMERGENCY,enum=ALERT,enum=CRITICAL,enum=ERROR,enum=WARNING,enum=NOTICE,enum=INFORMATIONAL,enum=DEBUG"`
 }
 
 // DNS locates the cluster DNS pods.

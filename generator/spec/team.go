@@ -101,6 +101,16 @@ type App struct {
 	AllowCallsFrom []CallerRef `json:"allowCallsFrom,omitempty"`
 	// Egress are destinations outside the cluster this app may reach.
 	Egress []Egress `json:"egress,omitempty"`
+	// Runtime is what the app does at run time, for its Falco rules.
+	Runtime *AppRuntime `json:"runtime,omitempty"`
+}
+
+// AppRuntime is what an app runs, for its runtime detection rules.
+type AppRuntime struct {
+	// Processes are the executables the app runs, by absolute path (/usr/bin/node)
+	// or by name (node). When set, any other executable in the app's container
+	// alerts; without it, only shells, package managers and dropped executables do.
+	Processes []string `json:"processes,omitempty" jsonschema:"minItems=1"`
 }
 
 // Protocol is what an app speaks on its port.
@@ -263,6 +273,52 @@ type Exceptions struct {
 	Vulnerabilities []VulnerabilityException `json:"vulnerabilities,omitempty"`
 	// Policies waive admission policy rules for some apps.
 	Policies []PolicyException `json:"policies,omitempty"`
+	// Runtime waive Falco runtime detection rules for some apps, for the events that
+	// match their fields and values.
+	Runtime []RuntimeException `json:"runtime,omitempty"`
+}
+
+// RuntimeRule names one of the Falco rules Rampart renders for every app.
+type RuntimeRule string
+
+// Runtime rules (lib/runtime.libsonnet renders them; the README describes each).
+const (
+	RuntimeShell             RuntimeRule = "shell"
+	RuntimeUnexpectedProcess RuntimeRule = "unexpected-process"
+	RuntimeOutbound          RuntimeRule = "unexpected-outbound"
+	RuntimeSystemWrite       RuntimeRule = "system-dir-write"
+	RuntimeSensitiveRead     RuntimeRule = "sensitive-read"
+	RuntimePackageManager    RuntimeRule = "package-manager"
+	RuntimeDroppedExecutable RuntimeRule = "dropped-executable"
+)
+
+// RuntimeException waives one runtime rule for some apps until a date, for the
+// events whose fields match one of the values. Rampart renders it as a Falco
+// exception (fields and values) of the rule of each app, and stops rendering it
+// once its last day has passed.
+type RuntimeException struct {
+	// Rule is the runtime rule's name, e.g. unexpected-outbound (an alert's output
+	// names its rule as rampart.<rule>).
+	Rule RuntimeRule `json:"rule" jsonschema:"enum=shell,enum=unexpected-process,enum=unexpected-outbound,enum=system-dir-write,enum=sensitive-read,enum=package-manager,enum=dropped-executable"`
+	// Apps are the team's apps the exception covers.
+	Apps []string `json:"apps" jsonschema:"minItems=1"`
+	// Fields are the Falco fields an event is matched on, e.g. [proc.exepath,
+	// fd.sip.name]; each is compared for equality with its value.
+	Fields []string `json:"fields" jsonschema:"minItems=1"`
+	// Values are the waived combinations: each a list with one value per field.
+	Values [][]string `json:"values" jsonschema:"minItems=1"`
+	// Reason says why the exception is needed.
+	Reason string `json:"reason" jsonschema:"minLength=10"`
+	// Expires is the last day the exception applies (YYYY-MM-DD, UTC).
+	Expires Date `json:"expires"`
+
+	// Source is where the exception is written, teams/<team>.yaml:<line>; the
+	// loader sets it (it is not part of the file).
+	Source string `json:"source,omitempty" jsonschema:"-"`
+	// Expired says the last day has passed, by the loader's clock (it is not part of
+	// the file); an expired exception is not rendered. Like a policy exception's, it
+	// is part of the render cache's key.
+	Expired bool `json:"expired,omitempty" jsonschema:"-"`
 }
 
 // VulnerabilityException waives one vulnerability in some images until a date.

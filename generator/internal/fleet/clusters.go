@@ -15,7 +15,10 @@ var regions = []string{"weu", "neu", "eus", "wus", "sea", "aue", "jpe", "cac", "
 // clusters on every pairing occurs: even clusters are production, odd development;
 // Cilium and Calico alternate in pairs; one in three has no mesh. The first cluster is
 // the richest (production, Cilium, Istio), so a one-cluster fleet exercises the most.
-func makeClusters(n int) []*spec.Cluster {
+// Every cluster runs Falco, its teams' rules spread over a shard for every 15 teams
+// (about 400 KB a shard at the fleet's five apps a team, well under the API server's
+// 1 MiB where the hash puts more teams in one shard).
+func makeClusters(n, teams int) []*spec.Cluster {
 	out := make([]*spec.Cluster, n)
 	for i := range out {
 		region := regions[i%len(regions)]
@@ -35,7 +38,8 @@ func makeClusters(n int) []*spec.Cluster {
 					Namespace: "traefik",
 					PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"},
 				},
-				Policy: spec.Policy{AllowedRegistries: []string{"registry.example.com/"}},
+				Policy:  spec.Policy{AllowedRegistries: []string{"registry.example.com/"}},
+				Runtime: spec.Runtime{Enabled: true, Shards: max(1, (teams+14)/15)},
 			},
 		}
 		s := &c.Spec

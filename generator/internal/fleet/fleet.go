@@ -76,7 +76,7 @@ func Write(dir string, o Options) error {
 	}
 
 	rng := rand.New(rand.NewPCG(o.Seed, 0x72616d70617274)) // "rampart"
-	clusters := makeClusters(o.Clusters)
+	clusters := makeClusters(o.Clusters, o.Teams)
 	teams := makeTeams(rng, o, clusters)
 
 	type file struct {
