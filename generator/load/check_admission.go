@@ -59,18 +59,8 @@ func (l *loader) checkPolicyExceptions(f *fileCtx, t *spec.Team, apps map[string
 				rules[r] = j
 			}
 		}
-		listed := map[string]int{}
-		for j, a := range p.Apps {
-			af := Index(Field(field, "apps"), j)
-			if k, dup := listed[a]; dup {
-				f.errorf(af, "list each app once", "app %q is already listed at %s", a, Index(Field(field, "apps"), k))
-				continue
-			}
-			listed[a] = j
-			if _, ok := apps[a]; !ok {
-				f.errorf(af, knownList("the team's apps", sortedKeys(apps), ""), "app %q does not exist in this team", a)
-				continue
-			}
+		for _, j := range checkAppList(f, Field(field, "apps"), p.Apps, apps) {
+			a, af := p.Apps[j], Index(Field(field, "apps"), j)
 			key := pair{p.Policy, a}
 			if k, dup := covered[key]; dup {
 				f.errorf(af, "an app has one exception per policy: merge the two (their rules, reasons and the earlier date)",
@@ -80,6 +70,27 @@ func (l *loader) checkPolicyExceptions(f *fileCtx, t *spec.Team, apps map[string
 			covered[key] = i
 		}
 	}
+}
+
+// checkAppList reports an exception's apps (at field) listed twice or not in the
+// team (apps: the team's app names), and returns the indexes of the others.
+func checkAppList(f *fileCtx, field string, list []string, apps map[string]int) []int {
+	var valid []int
+	listed := map[string]int{}
+	for j, a := range list {
+		af := Index(field, j)
+		if k, dup := listed[a]; dup {
+			f.errorf(af, "list each app once", "app %q is already listed at %s", a, Index(field, k))
+			continue
+		}
+		listed[a] = j
+		if _, ok := apps[a]; !ok {
+			f.errorf(af, knownList("the team's apps", sortedKeys(apps), ""), "app %q does not exist in this team", a)
+			continue
+		}
+		valid = append(valid, j)
+	}
+	return valid
 }
 
 // checkExpiry marks a policy exception expired once its last day (UTC) has passed,

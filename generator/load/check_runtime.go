@@ -68,18 +68,7 @@ func (l *loader) checkRuntimeExceptions(f *fileCtx, t *spec.Team, apps map[strin
 		if e.Rule != "" && !slices.Contains(rules, string(e.Rule)) {
 			f.errorf(Field(field, "rule"), suggest(string(e.Rule), rules), "unknown runtime rule %q", e.Rule)
 		}
-		listed := map[string]int{}
-		for j, a := range e.Apps {
-			af := Index(Field(field, "apps"), j)
-			if k, dup := listed[a]; dup {
-				f.errorf(af, "list each app once", "app %q is already listed at %s", a, Index(Field(field, "apps"), k))
-				continue
-			}
-			listed[a] = j
-			if _, ok := apps[a]; !ok {
-				f.errorf(af, knownList("the team's apps", sortedKeys(apps), ""), "app %q does not exist in this team", a)
-			}
-		}
+		checkAppList(f, Field(field, "apps"), e.Apps, apps)
 		fields := map[string]int{}
 		for j, fl := range e.Fields {
 			ff := Index(Field(field, "fields"), j)
