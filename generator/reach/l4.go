@@ -179,6 +179,12 @@ func (m *model) direction(subject, peer *Workload, p Port, dir Direction) (bool,
 			}
 		}
 	}
+	return judge(isolating, allowing, denied)
+}
+
+// judge combines one direction's policies: a deny wins, an endpoint no policy
+// isolates is allowed, else an allowing rule is needed (each policy named once).
+func judge(isolating, allowing []string, denied string) (bool, string) {
 	isolating, allowing = slices.Compact(isolating), slices.Compact(allowing)
 	switch {
 	case denied != "":

@@ -3,7 +3,6 @@ package reach
 import (
 	"net/netip"
 	"slices"
-	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 
@@ -71,16 +70,11 @@ func (m *model) toAddress(w *Workload, addr netip.Addr) (Verdict, string) {
 			}
 		}
 	}
-	isolating, allowing = slices.Compact(isolating), slices.Compact(allowing)
-	switch {
-	case denied != "":
-		return Deny, "denied by " + denied
-	case len(isolating) == 0:
-		return Allow, "not isolated"
-	case len(allowing) > 0:
-		return Allow, "allowed by " + strings.Join(allowing, ", ")
+	ok, why := judge(isolating, allowing, denied)
+	if !ok {
+		return Deny, why
 	}
-	return Deny, "isolated by " + strings.Join(isolating, ", ") + ", no rule allows it"
+	return Allow, why
 }
 
 // npReachesAddress: a rule without peers reaches everything; an ipBlock reaches the
