@@ -32,10 +32,10 @@ type ciliumRule struct {
 		Ingress *bool `json:"ingress,omitempty"`
 		Egress  *bool `json:"egress,omitempty"`
 	} `json:"enableDefaultDeny,omitempty"`
-	Ingress          []ciliumPeerRule      `json:"ingress,omitempty"`
-	IngressDeny      []ciliumPeerRule      `json:"ingressDeny,omitempty"`
-	Egress           []ciliumPeerRule      `json:"egress,omitempty"`
-	EgressDeny       []ciliumPeerRule      `json:"egressDeny,omitempty"`
+	Ingress     []ciliumPeerRule `json:"ingress,omitempty"`
+	IngressDeny []ciliumPeerRule `json:"ingressDeny,omitempty"`
+	Egress      []ciliumPeerRule `json:"egress,omitempty"`
+	EgressDeny  []ciliumPeerRule `json:"egressDeny,omitempty"`
 }
 
 // ciliumPeerRule is an ingress or egress rule; From* fields are set on ingress rules

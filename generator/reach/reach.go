@@ -203,9 +203,9 @@ type model struct {
 	cnps       []*ciliumPolicy
 	// ccnps are the CiliumClusterwideNetworkPolicies, which may select any workload.
 	ccnps     []*ciliumPolicy
-	peerAuths  []*securityv1.PeerAuthentication
-	authzs     []*securityv1.AuthorizationPolicy
-	notes      map[string]bool
+	peerAuths []*securityv1.PeerAuthentication
+	authzs    []*securityv1.AuthorizationPolicy
+	notes     map[string]bool
 	// focus are Options.Focus; empty is every namespace.
 	focus map[string]bool
 	// netpolsByNS and cnpsByNS index the policies by namespace (netpolsIn, cnpsIn).
