@@ -37,7 +37,7 @@ var (
 	// developerWrites are the writes a developer may make outside Git: restart a pod
 	// (delete it) and scale a workload.
 	developerWrites = map[string][]string{
-		"/pods":                  {"delete"},
+		"/pods":                   {"delete"},
 		"apps/deployments/scale":  {"get", "patch", "update"},
 		"apps/statefulsets/scale": {"get", "patch", "update"},
 	}

@@ -38,20 +38,20 @@ local k = import 'k.libsonnet';
 		t.Fatal(err)
 	}
 	var lib struct {
-		HSTS     int               `json:"hsts"`
-		Referrer string            `json:"referrer"`
-		Duration string            `json:"duration"`
-		Root     string            `json:"root"`
-		Trust    string            `json:"trust"`
-		Role     string            `json:"role"`
-		SA       string            `json:"sa"`
-		Labels   map[string]string `json:"labels"`
-		Ephemeral      int    `json:"ephemeral"`
-		Viewer         string `json:"viewer"`
-		Developer      string `json:"developer"`
-		Metadata       string `json:"metadata"`
-		MetadataPolicy string `json:"metadataPolicy"`
-		TeamLabel      string `json:"teamLabel"`
+		HSTS           int               `json:"hsts"`
+		Referrer       string            `json:"referrer"`
+		Duration       string            `json:"duration"`
+		Root           string            `json:"root"`
+		Trust          string            `json:"trust"`
+		Role           string            `json:"role"`
+		SA             string            `json:"sa"`
+		Labels         map[string]string `json:"labels"`
+		Ephemeral      int               `json:"ephemeral"`
+		Viewer         string            `json:"viewer"`
+		Developer      string            `json:"developer"`
+		Metadata       string            `json:"metadata"`
+		MetadataPolicy string            `json:"metadataPolicy"`
+		TeamLabel      string            `json:"teamLabel"`
 	}
 	if err := json.Unmarshal([]byte(js), &lib); err != nil {
 		t.Fatal(err)
