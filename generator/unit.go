@@ -352,7 +352,19 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	entry := &cache.Entry{Files: u.files, Images: u.images, Pins: pins, Objects: u.objects, Warnings: u.diags}
 	if err := r.cache.Put(key, entry); err != nil {
 		r.log.Warn("render cache not written", "unit", u.unit.Name(), "error", err)
+		return
 	}
+	if r.cache == nil {
+		return // --no-cache: the bytes stay here
+	}
+	// The entry now holds the bytes: drop them until the write (or the Falco shards)
+	// asks, so a cold render of a large fleet does not keep every unit's output on
+	// the heap (the collector would run ever more often as the heap grows). Reading
+	// them back checks them like any cached entry.
+	for i := range u.files {
+		u.files[i].Data = nil
+	}
+	u.load = sync.OnceValue(func() error { return r.cache.Load(key, entry) })
 }
 
 // cached reports whether a unit can be taken from the cache entry e under key: its
