@@ -3,7 +3,9 @@
 // Rampart's own people roles (lib/people.libsonnet): the viewer on production, the
 // developer elsewhere.
 local d = import 'defaults.libsonnet';
+local enforcement = import 'enforcement.libsonnet';
 local k = import 'k.libsonnet';
+local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
 
 {
@@ -18,7 +20,11 @@ local mesh = import 'mesh.libsonnet';
       'pod-security.kubernetes.io/warn': 'restricted',
       'pod-security.kubernetes.io/warn-version': version,
       [d.teamLabel]: name,
-    } + mesh.namespaceLabels(cluster)),
+      [if enforcement.audit(team, cluster, 'admission') then enforcement.label]: 'audit',
+    } + mesh.namespaceLabels(cluster)) + (
+      local a = linkerd.namespaceAnnotations(team, cluster);
+      if std.length(a) == 0 then {} else { metadata+: { annotations: a } }
+    ),
 
   groupBindings(team, cluster)::
     local ns = team.metadata.name;
