@@ -1,6 +1,9 @@
 package load
 
 import (
+	"strings"
+
+	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
@@ -39,4 +42,33 @@ func checkEngines(f *fileCtx, s *spec.ClusterSpec) {
 		}
 		seen[r] = true
 	}
+}
+
+// checkEnforcement warns where a team's network audit cannot be honoured: on a
+// cluster whose CNI is not Calico, NetworkPolicies have no per-policy audit (Cilium's
+// policy-audit-mode is agent- or endpoint-wide, and plain NetworkPolicy has none), so
+// Rampart renders them enforcing there rather than opening the namespace.
+func checkEnforcement(inv *Inventory) diag.List {
+	var out diag.List
+	for i := range inv.Teams {
+		t := &inv.Teams[i]
+		if t.Spec.Enforcement == nil {
+			continue
+		}
+		bad := clustersWhere(inv, t, func(c *Cluster) bool {
+			return c.Spec.CNI != spec.CNICalico && spec.Effective(t.Spec.Enforcement, c.Spec.Enforcement, spec.LayerNetwork) == spec.EnforcementAudit
+		})
+		if len(bad) == 0 {
+			continue
+		}
+		field := "spec.enforcement.mode"
+		if t.Spec.Enforcement.Network != "" {
+			field = "spec.enforcement.network"
+		}
+		out = append(out, netDiag(t, field, diag.Warning,
+			"observe the team's flows with the CNI's own tools there (Hubble, flow logs), or set network: enforce to say so",
+			"network audit is not available on %s %s (no per-policy audit in %s): the NetworkPolicies keep enforcing there",
+			netPlural(len(bad), "cluster", "clusters"), strings.Join(bad, ", "), netPlural(len(bad), "its CNI", "their CNIs")))
+	}
+	return out.Sort()
 }

@@ -27,6 +27,8 @@ type Summary struct {
 	Allowed   int `json:"allowed"`
 	Denied    int `json:"denied"`
 	Disagreed int `json:"disagreed"`
+	// WouldDeny counts the allowed flows a policy in audit would deny once enforced.
+	WouldDeny int `json:"wouldDeny,omitempty"`
 }
 
 // Summary counts the flows.
@@ -40,6 +42,9 @@ func (r *Report) Summary() Summary {
 			s.Allowed++
 		default:
 			s.Denied++
+		}
+		if f.WouldDeny {
+			s.WouldDeny++
 		}
 	}
 	return s
@@ -101,7 +106,7 @@ func (r *Report) write(w io.Writer, md bool) error {
 	s := r.Summary()
 	mesh := "no mesh: layer 7 does not apply"
 	if r.Mesh {
-		mesh = "mesh on: layer 7 is Istio"
+		mesh = "mesh on: layer 7 is " + r.meshName()
 	}
 	heading := func(title string) {
 		if md {
@@ -121,6 +126,9 @@ func (r *Report) write(w io.Writer, md bool) error {
 	}
 	fmt.Fprintf(w, "Computed from the rendered policies (%s). %d workloads, %d flows (source × destination × port): %d allowed, %d denied; %s.\n",
 		mesh, len(r.Workloads), s.Flows, s.Allowed, s.Denied, agree)
+	if s.WouldDeny > 0 {
+		fmt.Fprintf(w, "%d allowed flows are allowed only because policies are in audit: they WOULD BE DENIED once enforced (listed below).\n", s.WouldDeny)
+	}
 
 	heading("Matrix (rows call columns; ports in the flows below)")
 	grid := &table{md: md}
@@ -138,6 +146,8 @@ func (r *Report) write(w io.Writer, md bool) error {
 			v = "L4 only!"
 		case !f.Agree():
 			v = "L7 only!"
+		case f.WouldDeny:
+			v = "would deny"
 		case f.Allowed():
 			v = "allow"
 		}
@@ -169,6 +179,20 @@ func (r *Report) write(w io.Writer, md bool) error {
 		fmt.Fprintln(w, "none")
 	} else if err := allowed.write(w); err != nil {
 		return err
+	}
+
+	if s.WouldDeny > 0 {
+		heading("Would deny once enforced (allowed now: the policies that deny them are in audit)")
+		wd := &table{md: md}
+		wd.row("FROM", "TO", "PORT", "ENFORCED")
+		for _, f := range r.Flows {
+			if f.WouldDeny {
+				wd.row(f.From, f.To, f.Port.String(), f.Enforced.Why())
+			}
+		}
+		if err := wd.write(w); err != nil {
+			return err
+		}
 	}
 
 	if s.Disagreed > 0 {
@@ -214,6 +238,22 @@ func (r *Report) write(w io.Writer, md bool) error {
 		}
 	}
 	return nil
+}
+
+// meshName names the meshes the report's workloads join.
+func (r *Report) meshName() string {
+	istio, linkerd := false, false
+	for _, w := range r.Workloads {
+		istio = istio || (w.Meshed && w.mesh == meshIstio)
+		linkerd = linkerd || (w.Meshed && w.mesh == meshLinkerd)
+	}
+	switch {
+	case istio && linkerd:
+		return "Istio and Linkerd"
+	case linkerd:
+		return "Linkerd"
+	}
+	return "Istio"
 }
 
 func operations(f Flow) string {

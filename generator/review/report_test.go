@@ -18,7 +18,7 @@ func inputsRepo(t *testing.T, now time.Time) string {
 	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, dir, "teams", "lib", "generator/internal/exampledata")
-	for _, c := range []string{"dev-weu", "prod-weu"} {
+	for _, c := range []string{"dev-weu", "prod-weu", "stage-neu"} {
 		copyTree(t, dir, filepath.Join("clusters", c, "cluster.yaml"))
 	}
 	for _, f := range []string{"rampart.yaml"} {
