@@ -30,4 +30,8 @@ local get = k.get;
   // label is the namespace label the platform layer's policies read a team's
   // admission enforcement from (lib/admission.libsonnet).
   label:: 'rampart.dev/admission-enforcement',
+
+  // annotation is the Namespace annotation that names the layers in audit
+  // (lib/namespace.libsonnet); the review reads the move to enforce from it.
+  annotation:: 'rampart.dev/enforcement',
 }

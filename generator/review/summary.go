@@ -46,7 +46,7 @@ func Summarize(base, head *unstructured.Unstructured) []string {
 	case "Middleware.traefik.io", "Middleware.traefik.containo.us":
 		lines = atomsDiff(middlewareAtoms, base, head)
 	case "Namespace":
-		lines = atomsDiff(labelAtoms, base, head)
+		lines = append(enforcementLine(base, head), atomsDiff(labelAtoms, base, head)...)
 	case "ConfigMap":
 		if o.GetLabels()["app.kubernetes.io/component"] == "falco-rules" {
 			lines = falcoRules(base, head)
