@@ -4,16 +4,19 @@
 // Baseline (platform layer, platform/network.yaml), projectcalico.org/v3 objects
 // applied through the Calico API server (or as native v3 CRDs), never as the
 // crd.projectcalico.org storage CRDs:
-//   - a Tier rampart-baseline, order 100, before the default tier (where Kubernetes
-//     NetworkPolicies are evaluated), whose defaultAction is Pass: an endpoint its
-//     policies select but no rule decides goes on to the default tier, so the
-//     baseline never isolates a pod by itself;
-//   - GlobalNetworkPolicies in that tier, explicitly ordered, selecting every pod of
-//     every team namespace (the namespace label Rampart puts on them): order 100
-//     denies the cloud metadata endpoint, order 200 denies the cluster's shared
-//     egress denies (calico.denyEgressCIDRs), held in one GlobalNetworkSet so a long
-//     list is one object and one selector. A Deny here wins over every allow of a
-//     later tier, Rampart's or anyone's.
+//   - GlobalNetworkPolicies in Calico's built-in kube-admin tier (order 1000, before
+//     the default tier where Kubernetes NetworkPolicies are evaluated; defaultAction
+//     Pass, so an endpoint its policies select but no rule decides goes on to the
+//     default tier and the baseline never isolates a pod by itself). The tier always
+//     exists (Calico creates and protects it), so Flux applies the policies in any
+//     order; a tier of Rampart's own would have to exist before them, and Flux
+//     applies GlobalNetworkPolicy before Tier.
+//   - explicitly ordered (calico.order, default 100, then +1), selecting every pod of
+//     every team namespace (the namespace label Rampart puts on them): the first
+//     denies the cloud metadata endpoint, the second the cluster's shared egress
+//     denies (calico.denyEgressCIDRs), held in one GlobalNetworkSet so a long list is
+//     one object and one selector. A Deny here wins over every allow of a later
+//     tier, Rampart's or anyone's.
 //
 // Audit: a team whose network enforcement is audit gets each of its NetworkPolicies
 // as a StagedKubernetesNetworkPolicy with the same spec. Calico evaluates staged
@@ -26,7 +29,7 @@ local k = import 'k.libsonnet';
 local get = k.get;
 local apiVersion = 'projectcalico.org/v3';
 local labels = { 'app.kubernetes.io/managed-by': 'rampart' };
-local tier = 'rampart-baseline';
+local tier = 'kube-admin';
 local setLabel = 'rampart.dev/network-set';
 
 {
@@ -63,10 +66,7 @@ local setLabel = 'rampart.dev/network-set';
   baseline(cluster)::
     local cidrs = get(spec(cluster), 'denyEgressCIDRs', []);
     [
-      k.object(apiVersion, 'Tier', tier, labels=labels) {
-        spec: { order: order(cluster), defaultAction: 'Pass' },
-      },
-      gnp('deny-cloud-metadata', 100, [{ action: 'Deny', destination: { nets: [d.cloudMetadata.address + '/32'] } }],
+      gnp('rampart-deny-cloud-metadata', order(cluster), [{ action: 'Deny', destination: { nets: [d.cloudMetadata.address + '/32'] } }],
           'Team pods never reach the cloud metadata endpoint ' + d.cloudMetadata.address + ' (instance metadata, managed identity tokens).'),
     ] + (
       if std.length(cidrs) == 0 then []
@@ -74,7 +74,7 @@ local setLabel = 'rampart.dev/network-set';
         k.object(apiVersion, 'GlobalNetworkSet', 'rampart-shared-egress-deny', labels=labels { [setLabel]: 'shared-egress-deny' }) {
           spec: { nets: cidrs },
         },
-        gnp('deny-shared-egress', 200, [{ action: 'Deny', destination: { selector: setLabel + " == 'shared-egress-deny'" } }],
+        gnp('rampart-deny-shared-egress', order(cluster) + 1, [{ action: 'Deny', destination: { selector: setLabel + " == 'shared-egress-deny'" } }],
             "Team pods never reach the platform's shared egress denies (calico.denyEgressCIDRs in cluster.yaml)."),
       ]
     ),

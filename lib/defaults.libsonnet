@@ -54,8 +54,8 @@
   // Linkerd (lib/linkerd.libsonnet): its control plane's namespace (mesh.rootNamespace
   // in cluster.yaml overrides it).
   linkerd: { namespace: 'linkerd' },
-  // Calico (lib/calico.libsonnet): the order of the platform's GlobalNetworkPolicies
-  // in the default tier, before Kubernetes NetworkPolicies (order 1000).
+  // Calico (lib/calico.libsonnet): the order of the platform's first
+  // GlobalNetworkPolicy in Calico's kube-admin tier.
   calico: { order: 100 },
   // Ingress and TLS (lib/ingress.libsonnet). The HSTS and referrer-policy defaults and
   // the certificate duration, like the reconciler's role and service account and

@@ -76,6 +76,19 @@ const (
 	npOrder     = 1000
 )
 
+// builtinTiers are the tiers Calico creates on every cluster (3.30 and later) and
+// protects from deletion, with their order and default action, for a cluster whose
+// rendered objects do not hold them: kube-admin holds AdminNetworkPolicies (and
+// Rampart's baseline), kube-baseline BaselineAdminNetworkPolicies.
+var builtinTiers = map[string]struct {
+	order  float64
+	action string
+}{
+	"kube-admin":    {1000, "Pass"},
+	defaultTier:     {1000000, "Deny"},
+	"kube-baseline": {10000000, "Pass"},
+}
+
 func (p *calicoPolicy) ref() string { return "GlobalNetworkPolicy/" + p.Metadata.Name }
 
 func (p *calicoPolicy) tier() string { return cmp.Or(p.Spec.Tier, defaultTier) }
@@ -281,9 +294,10 @@ func (m *model) calicoTiers() []string {
 				return order(t.Spec.Order)
 			}
 		}
-		if n == defaultTier {
-			return 1000000
+		if b, ok := builtinTiers[n]; ok {
+			return b.order
 		}
+		m.note("tier %s is not rendered: its policies are evaluated last, with the default action Deny", n)
 		return math.Inf(1)
 	}
 	slices.SortFunc(names, func(a, b string) int {
@@ -297,6 +311,9 @@ func (m *model) tierDefaultAction(name string) string {
 		if t.Metadata.Name == name {
 			return cmp.Or(t.Spec.DefaultAction, "Deny")
 		}
+	}
+	if b, ok := builtinTiers[name]; ok {
+		return b.action
 	}
 	return "Deny"
 }

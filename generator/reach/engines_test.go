@@ -233,6 +233,8 @@ kind: GlobalNetworkPolicy
 metadata: {name: base.other}
 spec: {tier: base, order: 1, selector: "app == 'other'", types: [Ingress], ingress: [{action: Deny}]}`}, want: Allow},
 		{name: "default-tier policy before the NetworkPolicies", docs: []string{gnp("early", "default", 100, rule("Allow")), denyAll}, want: Allow},
+		{name: "the built-in kube-admin tier passes what it does not decide", docs: []string{gnp("kube-admin.d", "kube-admin", 100, `[{action: Deny, source: {namespaceSelector: "team == 'z'"}}]`), allowNP}, want: Allow},
+		{name: "the built-in kube-admin tier runs before the default tier", docs: []string{gnp("kube-admin.d", "kube-admin", 100, rule("Deny")), gnp("early", "default", 1, rule("Allow"))}, want: Deny},
 		{name: "a nets rule never matches a pod", docs: []string{tier("base", 100, "Pass"), gnp("base.n", "base", 1, `[{action: Deny, source: {nets: [0.0.0.0/0]}}]`)}, want: Allow},
 		{name: "ports", docs: []string{tier("base", 100, "Pass"), gnp("base.p", "base", 1, `[{action: Deny, protocol: TCP, destination: {ports: ["9000:9100"]}}]`)}, want: Deny},
 		{name: "other ports", docs: []string{tier("base", 100, "Pass"), gnp("base.p", "base", 1, `[{action: Deny, protocol: UDP, destination: {ports: [9090]}}]`)}, want: Allow},
@@ -254,16 +256,17 @@ spec: {tier: base, order: 1, selector: "app == 'other'", types: [Ingress], ingre
 // TestCalicoBaselineAddresses: the shared egress denies (a GlobalNetworkSet selected
 // by a Deny rule) and the metadata block (nets) decide for addresses.
 func TestCalicoBaselineAddresses(t *testing.T) {
-	docs := []string{ns("a", "rampart.dev/team: a"), deploy("a", "cli", 8000, "http"), tier("rampart-baseline", 100, "Pass"),
+	// The built-in kube-admin tier: order 1000, defaultAction Pass, never rendered.
+	docs := []string{ns("a", "rampart.dev/team: a"), deploy("a", "cli", 8000, "http"),
 		`apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy
-metadata: {name: rampart-baseline.meta}
-spec: {tier: rampart-baseline, order: 100, namespaceSelector: has(rampart.dev/team), selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: [169.254.169.254/32]}}]}`}
+metadata: {name: kube-admin.meta}
+spec: {tier: kube-admin, order: 100, namespaceSelector: has(rampart.dev/team), selector: all(), types: [Egress], egress: [{action: Deny, destination: {nets: [169.254.169.254/32]}}]}`}
 	r, err := Evaluate(clusterOf(t, docs...), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := r.Metadata[0]; a.L4 != Deny || !strings.Contains(a.Why, "rampart-baseline.meta") {
+	if a := r.Metadata[0]; a.L4 != Deny || !strings.Contains(a.Why, "kube-admin.meta") {
 		t.Errorf("metadata: %s (%s), want denied by the baseline", a.L4, a.Why)
 	}
 	// Outside a team namespace the baseline does not apply.

@@ -158,7 +158,7 @@ func TestRenderedMetadataBlock(t *testing.T) {
 				case spec.CNICilium:
 					wantWhy = "denied by CiliumClusterwideNetworkPolicy/rampart-deny-cloud-metadata"
 				case spec.CNICalico:
-					wantWhy = "denied by GlobalNetworkPolicy/rampart-baseline.deny-cloud-metadata"
+					wantWhy = "denied by GlobalNetworkPolicy/kube-admin.rampart-deny-cloud-metadata"
 				}
 				if !strings.Contains(got.Why, wantWhy) {
 					t.Errorf("why %q, want %q", got.Why, wantWhy)

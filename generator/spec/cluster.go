@@ -100,17 +100,20 @@ type ClusterSpec struct {
 	Calico Calico `json:"calico,omitzero"`
 }
 
-// Calico is the platform's cluster-wide baseline on a Calico cluster, rendered as
-// projectcalico.org/v3 GlobalNetworkPolicies in the platform layer (lib/calico.libsonnet).
+// Calico is the platform's cluster-wide baseline on a Calico cluster (Calico 3.30 or
+// later), rendered as projectcalico.org/v3 GlobalNetworkPolicies in the platform layer
+// (lib/calico.libsonnet).
 type Calico struct {
 	// DenyEgressCIDRs are destinations no team pod may reach whatever its own policies
 	// allow (shared egress denies, e.g. the on-premises management ranges), beside the
 	// cloud metadata endpoint, which is always denied. They go into one
 	// GlobalNetworkSet, so a long list is one object and one selector.
 	DenyEgressCIDRs []string `json:"denyEgressCIDRs,omitempty"`
-	// Order is the order of Rampart's GlobalNetworkPolicies in the default tier
-	// (default 100): lower runs first; Kubernetes NetworkPolicies run at 1000, so the
-	// baseline decides before any team's policy.
+	// Order is the order of Rampart's first GlobalNetworkPolicy in Calico's built-in
+	// kube-admin tier (default 100; the next is order+1): lower runs first, among the
+	// tier's other policies (AdminNetworkPolicies, at their priority). The tier runs
+	// before the default tier's Kubernetes NetworkPolicies, so the baseline decides
+	// before any team's policy.
 	Order *float64 `json:"order,omitempty" jsonschema:"minimum=0,maximum=999"`
 }
 
