@@ -60,9 +60,7 @@ func asEnforced(r *Report) *Report {
 		if f.Enforced != nil {
 			e.Flows[i].L4, e.Flows[i].L4Why, e.Flows[i].L7, e.Flows[i].L7Why = f.Enforced.L4, f.Enforced.L4Why, f.Enforced.L7, f.Enforced.L7Why
 			e.Flows[i].Enforced = nil
-			if f.Enforced.L7 != Allow {
-				e.Flows[i].Operations = nil
-			}
+			e.Flows[i].Operations = f.Enforced.Operations
 		}
 	}
 	return &e
@@ -79,19 +77,32 @@ func TestGeneratedGraphsEngines(t *testing.T) {
 	if testing.Short() {
 		n = 3
 	}
-	for _, audit := range []bool{false, true} {
-		c := generatedCluster(t, spec.CNICalico, linkerd)
+	istio := spec.Mesh{Type: spec.MeshIstio, TrustDomain: "gen.example.com", RootNamespace: "istio-system"}
+	for _, v := range []struct {
+		name  string
+		mesh  spec.Mesh
+		audit bool
+	}{
+		{"calico-linkerd", linkerd, false},
+		{"calico-linkerd-audit", linkerd, true},
+		{"calico-istio-audit", istio, true},
+	} {
+		audit := v.audit
+		c := generatedCluster(t, spec.CNICalico, v.mesh)
 		c.Spec.Calico.DenyEgressCIDRs = []string{"10.250.0.0/16"}
-		name := "calico-linkerd"
+		name := v.name
 		if audit {
 			c.Spec.Enforcement = spec.EnforcementAudit
-			name += "-audit"
 		}
+		lk := v.mesh.Type == spec.MeshLinkerd
 		for seed := range n {
 			t.Run(fmt.Sprintf("%s/seed-%d", name, seed), func(t *testing.T) {
 				teams := randomGraph(rand.New(rand.NewPCG(uint64(seed), 7)))
 				r := evaluateCluster(t, c, teams)
-				want := linkerdIntents(intents("gen", teams))
+				want := intents("gen", teams)
+				if lk {
+					want = linkerdIntents(want)
+				}
 				if !audit {
 					checkAgainstIntents(t, r, want, true)
 					return

@@ -129,6 +129,8 @@ type Enforced struct {
 	L4Why string  `json:"l4Why"`
 	L7    Verdict `json:"l7"`
 	L7Why string  `json:"l7Why,omitempty"`
+	// Operations are the HTTP operations layer 7 allows once enforced; empty is any.
+	Operations []Operation `json:"operations,omitempty"`
 }
 
 // Why is the enforced verdict's reason: the layer that denies.
@@ -230,8 +232,8 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 				f := m.flow(src, dst, p)
 				if audited {
 					e := enforced.flow(src, dst, p)
-					if e.L4 != f.L4 || e.L7 != f.L7 {
-						f.Enforced = &Enforced{L4: e.L4, L4Why: e.L4Why, L7: e.L7, L7Why: e.L7Why}
+					if e.L4 != f.L4 || e.L7 != f.L7 || fmt.Sprint(e.Operations) != fmt.Sprint(f.Operations) {
+						f.Enforced = &Enforced{L4: e.L4, L4Why: e.L4Why, L7: e.L7, L7Why: e.L7Why, Operations: e.Operations}
 						f.WouldDeny = f.Allowed() && !e.Allowed()
 					}
 				}
