@@ -75,6 +75,7 @@ func TestNeighboursExamplesAndGraphs(t *testing.T) {
 	}{
 		{spec.CNICilium, spec.Mesh{Type: spec.MeshIstio, TrustDomain: "gen.example.com", RootNamespace: "istio-system"}},
 		{spec.CNICalico, spec.Mesh{Type: spec.MeshNone}},
+		{spec.CNICalico, spec.Mesh{Type: spec.MeshLinkerd, TrustDomain: "gen.example.com", RootNamespace: "linkerd"}},
 	} {
 		c := generatedCluster(t, v.cni, v.mesh)
 		for seed := range 6 {
