@@ -20,6 +20,10 @@ func checkEngines(f *fileCtx, s *spec.ClusterSpec) {
 		if s.Mesh.Revision != "" {
 			f.errorf("spec.mesh.revision", "remove revision: it names an Istio revision", "revision applies to Istio only")
 		}
+		if s.Mesh.IngressGateway == nil || s.Mesh.IngressGateway.ServiceAccount == "" {
+			f.warnf("spec.mesh.ingressGateway", "mesh Traefik with a Linkerd proxy and name its namespace and serviceAccount here",
+				"without a meshed ingress gateway, every exposed app's Server refuses the ingress controller (it has no Linkerd identity)")
+		}
 		if s.Mesh.RootNamespace != "" && !isDNSLabel(s.Mesh.RootNamespace) {
 			msg, hint := dnsLabelProblem(s.Mesh.RootNamespace)
 			f.errorf("spec.mesh.rootNamespace", hint, "%s", msg)
