@@ -213,12 +213,27 @@ func (r *Report) write(w io.Writer, md bool) error {
 	out := &table{md: md}
 	out.row("WORKLOAD", "DIRECTION", "LAYER", "PEER", "PORTS", "POLICY")
 	for _, o := range r.Outside {
-		out.row(o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, cellOr(o.Policy))
+		peer := o.Peer
+		if o.WouldDeny {
+			peer += " (would deny)"
+		}
+		out.row(o.Workload, string(o.Direction), o.Layer, peer, o.Ports, cellOr(o.Policy))
 	}
 	if len(out.rows) == 1 {
 		fmt.Fprintln(w, "none")
 	} else if err := out.write(w); err != nil {
 		return err
+	}
+	if len(r.OutsideEnforced) > 0 {
+		heading("Beyond the rendered workloads, once enforced: the allows of the policies in audit")
+		enf := &table{md: md}
+		enf.row("WORKLOAD", "DIRECTION", "LAYER", "PEER", "PORTS", "POLICY")
+		for _, o := range r.OutsideEnforced {
+			enf.row(o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, cellOr(o.Policy))
+		}
+		if err := enf.write(w); err != nil {
+			return err
+		}
 	}
 	if len(r.Metadata) > 0 {
 		heading("Cloud metadata endpoint " + r.Metadata[0].Address + " (egress, any port)")

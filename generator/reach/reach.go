@@ -57,6 +57,10 @@ type Report struct {
 	// Outside are the peers beyond the rendered workloads each workload may reach or
 	// be reached by.
 	Outside []OutsideFlow `json:"outside"`
+	// OutsideEnforced are, for the workloads of namespaces with policies in audit,
+	// the outside allows that appear once every policy in audit is enforced (the
+	// enforced policies' own peers, where audit now allows anything).
+	OutsideEnforced []OutsideFlow `json:"outsideEnforced,omitempty"`
 	// Metadata is, for every workload, whether it may reach the node's cloud metadata
 	// endpoint (169.254.169.254) at layers 3/4.
 	Metadata []AddressFlow `json:"metadata"`
@@ -191,6 +195,9 @@ type OutsideFlow struct {
 	Ports string `json:"ports"`
 	// Policy names the object that allows it, Kind/namespace/name.
 	Policy string `json:"policy"`
+	// WouldDeny says the allow holds only while the workload's policies are in
+	// audit: once enforced it is gone (Report.OutsideEnforced lists what remains).
+	WouldDeny bool `json:"wouldDeny,omitempty"`
 }
 
 // withDefaults fills in the mesh's defaults.
@@ -242,6 +249,9 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 		}
 	}
 	r.Outside = m.outside()
+	if enforced != nil {
+		r.Outside, r.OutsideEnforced = m.outsideWouldDeny(r.Outside, enforced.outside())
+	}
 	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
 	return r, nil
@@ -537,6 +547,37 @@ func subset(sel, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// outsideWouldDeny marks the outside allows of audited workloads that enforcing
+// removes, and gives the enforced allows of those workloads.
+func (m *model) outsideWouldDeny(now, enforced []OutsideFlow) ([]OutsideFlow, []OutsideFlow) {
+	audited := func(o OutsideFlow) bool {
+		ns, _, _ := strings.Cut(o.Workload, "/")
+		return m.auditNS[ns]
+	}
+	key := func(o OutsideFlow) string {
+		return strings.Join([]string{o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, o.Policy}, "\x00")
+	}
+	kept, current := map[string]bool{}, map[string]bool{}
+	for _, o := range now {
+		current[key(o)] = true
+	}
+	var out []OutsideFlow
+	for _, o := range enforced {
+		if audited(o) {
+			kept[key(o)] = true
+			if !current[key(o)] {
+				out = append(out, o)
+			}
+		}
+	}
+	for i, o := range now {
+		if audited(o) && !kept[key(o)] {
+			now[i].WouldDeny = true
+		}
+	}
+	return now, out
 }
 
 // enforcedView is the model with every policy in audit enforced: the staged
