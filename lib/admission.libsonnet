@@ -27,6 +27,7 @@
 // generator/internal/defaults holds a Go copy of the catalogue (policy and rule names)
 // for the loader's checks of spec.exceptions.policies; its test keeps them equal.
 local d = import 'defaults.libsonnet';
+local enforcement = import 'enforcement.libsonnet';
 local k = import 'k.libsonnet';
 
 local get = k.get;
@@ -397,17 +398,25 @@ local imageSignatures = {
     'policies.kyverno.io/description': p.description,
   },
 
-  local matchConstraints(p) = {
-    namespaceSelector: { matchExpressions: [{ key: d.teamLabel, operator: 'Exists' }] },
+  // splits says whether the cluster renders each policy twice: on an Enforce
+  // cluster, the Deny policy judges the team namespaces not labelled for admission
+  // audit, and its -audit copy, with validationActions [Audit], the ones that are
+  // (a team's spec.enforcement; lib/enforcement.libsonnet).
+  splits(cluster):: $.mode(cluster) == 'Enforce',
+
+  local matchConstraints(cluster, p, audit) = {
+    namespaceSelector: { matchExpressions: [{ key: d.teamLabel, operator: 'Exists' }] + (
+      if $.splits(cluster) then [{ key: enforcement.label, operator: if audit then 'In' else 'NotIn', values: ['audit'] }] else []
+    ) },
     resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: [p.resource] }],
   },
 
-  local common(cluster, p) = {
-    validationActions: $.actions(cluster),
+  local common(cluster, p, audit) = {
+    validationActions: if audit then ['Audit'] else $.actions(cluster),
     // Production fails closed: without Kyverno nothing new starts in a team namespace.
-    failurePolicy: if $.mode(cluster) == 'Enforce' then 'Fail' else 'Ignore',
+    failurePolicy: if $.mode(cluster) == 'Enforce' && !audit then 'Fail' else 'Ignore',
     evaluation: { background: { enabled: get(p, 'background', true) } },
-    matchConstraints: matchConstraints(p),
+    matchConstraints: matchConstraints(cluster, p, audit),
     [if p.autogen then 'autogen']: { podControllers: { controllers: podControllers } },
   },
 
@@ -420,23 +429,23 @@ local imageSignatures = {
     messageExpression: 'variables.team + "/" + variables.app + ": " + ' + r.problem + ' + "; ' + r.fix + '; deploy through teams/" + variables.team + ".yaml [policy ' + p.name + ', rule ' + r.name + ']"',
   },
 
-  validatingPolicy(cluster, p)::
+  validatingPolicy(cluster, p, audit=false)::
     local rules = [r for r in p.rules if get(r, 'enabled', true)];
-    k.object('policies.kyverno.io/v1', 'ValidatingPolicy', p.name, labels=labels) {
+    k.object('policies.kyverno.io/v1', 'ValidatingPolicy', p.name + (if audit then '-audit' else ''), labels=labels) {
       metadata+: { annotations: annotations(p) },
-      spec: common(cluster, p) {
+      spec: common(cluster, p, audit) {
         variables: p.variables + std.flattenArrays([get(r, 'variables', []) for r in rules]),
         validations: [validation(p, r) for r in rules],
       },
     },
 
-  imageValidatingPolicy(cluster)::
+  imageValidatingPolicy(cluster, audit=false)::
     local p = imageSignatures;
     local s = signers(cluster);
     local all = '(images.containers + images.initContainers + images.ephemeralContainers)';
-    k.object('policies.kyverno.io/v1', 'ImageValidatingPolicy', p.name, labels=labels) {
+    k.object('policies.kyverno.io/v1', 'ImageValidatingPolicy', p.name + (if audit then '-audit' else ''), labels=labels) {
       metadata+: { annotations: annotations(p) },
-      spec: common(cluster, p) {
+      spec: common(cluster, p, audit) {
         // Rampart pins every image on render; Kyverno checks the digest and never
         // rewrites a workload (which Flux would then see drift from Git).
         validationConfigurations: { mutateDigest: false, verifyDigest: true, required: true },
@@ -462,7 +471,10 @@ local imageSignatures = {
   platform(cluster, teams)::
     {
       'admission.yaml': [$.validatingPolicy(cluster, p) for p in $.policies(cluster)] +
-                        (if std.length(signers(cluster)) > 0 then [$.imageValidatingPolicy(cluster)] else []),
+                        (if std.length(signers(cluster)) > 0 then [$.imageValidatingPolicy(cluster)] else []) +
+                        (if !$.splits(cluster) then [] else
+                           [$.validatingPolicy(cluster, p, true) for p in $.policies(cluster)] +
+                           (if std.length(signers(cluster)) > 0 then [$.imageValidatingPolicy(cluster, true)] else [])),
     },
 
   // rendered says whether the cluster renders the policy an exception names.
@@ -493,7 +505,8 @@ local imageSignatures = {
     local rules = get(e, 'rules', []);
     k.object('policies.kyverno.io/v1', 'PolicyException', e.policy + '.' + apps[0], ns, k.labels(ns)) {
       spec: {
-        policyRefs: [{ name: e.policy, kind: p.kind }],
+        policyRefs: [{ name: e.policy, kind: p.kind }] +
+                    (if $.splits(cluster) then [{ name: e.policy + '-audit', kind: p.kind }] else []),
         matchConditions: [
           { name: 'team-namespace', expression: 'has(object.metadata.namespace) && object.metadata.namespace == ' + lit(ns) + '' },
           { name: 'apps', expression: appsMatch(p.exceptionKinds, apps) },

@@ -51,6 +51,12 @@
   cloudMetadata: { address: '169.254.169.254', policyName: 'rampart-deny-cloud-metadata' },
   // Mesh (lib/mesh.libsonnet): where Istio lives and its SPIFFE trust domain.
   mesh: { rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
+  // Linkerd (lib/linkerd.libsonnet): its control plane's namespace (mesh.rootNamespace
+  // in cluster.yaml overrides it).
+  linkerd: { namespace: 'linkerd' },
+  // Calico (lib/calico.libsonnet): the order of the platform's first
+  // GlobalNetworkPolicy in Calico's kube-admin tier.
+  calico: { order: 100 },
   // Ingress and TLS (lib/ingress.libsonnet). The HSTS and referrer-policy defaults and
   // the certificate duration, like the reconciler's role and service account and
   // the mesh's, have Go copies in generator/internal/defaults (its test keeps them

@@ -24,6 +24,7 @@
 // these objects wrong (hosts, paths, rate limits, CIDRs, headers that loosen).
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
+local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
 local workload = import 'workload.libsonnet';
 
@@ -176,7 +177,11 @@ local solver(cluster) =
       ingressClassName: d.ingress.ingressClass,
       // Keep the solver pod out of a sidecar mesh: the namespace's allow-nothing
       // AuthorizationPolicy would refuse the ACME server's challenge request.
-      [if mesh.sidecars(cluster) then 'podTemplate']: { metadata: { labels: { 'sidecar.istio.io/inject': 'false' } } },
+      // On Linkerd, the namespace's default inbound policy deny would refuse it too.
+      [if mesh.sidecars(cluster) || linkerd.enabled(cluster) then 'podTemplate']: { metadata: {
+        [if mesh.sidecars(cluster) then 'labels']: { 'sidecar.istio.io/inject': 'false' },
+        [if linkerd.enabled(cluster) then 'annotations']: { 'linkerd.io/inject': 'disabled' },
+      } },
     } },
   };
 

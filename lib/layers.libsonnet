@@ -4,6 +4,7 @@
 [
   import 'network.libsonnet',
   import 'mesh.libsonnet',
+  import 'linkerd.libsonnet',
   import 'ingress.libsonnet',
   import 'admission.libsonnet',
   import 'runtime.libsonnet',

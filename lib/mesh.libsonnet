@@ -9,6 +9,7 @@
 // Like the network layer, every team object goes to the tenant layer, out of reach of
 // the team's patches and reconciler.
 local d = import 'defaults.libsonnet';
+local enforcement = import 'enforcement.libsonnet';
 local k = import 'k.libsonnet';
 local intents = import 'intents.libsonnet';
 
@@ -92,17 +93,30 @@ local apiVersion = 'security.istio.io/v1';
 
   tenantRules:: [],
 
+  // dryRun marks an AuthorizationPolicy as Istio's dry run: evaluated and logged
+  // (istio_dry_run_action_* metadata, the proxy's shadow-rules stats), never enforced.
+  local dryRun(o) =
+    if o.kind == 'AuthorizationPolicy' then o { metadata+: { annotations+: { 'istio.io/dry-run': 'true' } } } else o,
+
+  // objects are the namespace's mesh policies; when the team's mesh enforcement is
+  // audit (lib/enforcement.libsonnet) its AuthorizationPolicies run as dry runs and
+  // its PeerAuthentication is PERMISSIVE (Istio has no dry run for it), so plaintext
+  // callers keep working while the would-be denials are observed.
   objects(team, cluster, graph)::
     local ns = team.metadata.name;
+    local audit = enforcement.audit(team, cluster, 'mesh');
     {
       tenant:
         if !$.enabled(cluster) then []
         else [
-          $.peerAuthentication('default', ns, k.labels(ns)),
+          if audit then dryRun(o) else o
+          for o in [
+          $.peerAuthentication('default', ns, k.labels(ns)) +
+          (if audit then { spec: { mtls: { mode: 'PERMISSIVE' } } } else {}),
           // An ALLOW policy with no rules matches nothing: with it, a request no other
           // policy allows is denied.
           k.object(apiVersion, 'AuthorizationPolicy', 'allow-nothing', ns, k.labels(ns)) { spec: {} },
-        ] + std.flattenArrays([$.appPolicy(team, cluster, graph, a) for a in get(team.spec, 'apps', [])]),
+        ] + std.flattenArrays([$.appPolicy(team, cluster, graph, a) for a in get(team.spec, 'apps', [])])],
       files: {},
     },
 

@@ -3,10 +3,29 @@
 // Rampart's own people roles (lib/people.libsonnet): the viewer on production, the
 // developer elsewhere.
 local d = import 'defaults.libsonnet';
+local admission = import 'admission.libsonnet';
+local calico = import 'calico.libsonnet';
+local enforcement = import 'enforcement.libsonnet';
 local k = import 'k.libsonnet';
+local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
 
+// audited are the layers whose policies the team's namespace gets in audit on this
+// cluster, as rendered: network on Calico only, mesh where there is one, admission
+// on a cluster whose Kyverno policies deny (elsewhere they audit anyway).
+local audited(team, cluster) = [
+  l.name
+  for l in [
+    { name: 'network', on: calico.enabled(cluster) },
+    { name: 'mesh', on: mesh.enabled(cluster) || linkerd.enabled(cluster) },
+    { name: 'admission', on: admission.splits(cluster) },
+  ]
+  if l.on && enforcement.audit(team, cluster, l.name)
+];
+
 {
+  audited(team, cluster):: audited(team, cluster),
+
   namespace(team, cluster)::
     local name = team.metadata.name;
     local version = 'v' + cluster.spec.kubernetesVersion;
@@ -18,7 +37,15 @@ local mesh = import 'mesh.libsonnet';
       'pod-security.kubernetes.io/warn': 'restricted',
       'pod-security.kubernetes.io/warn-version': version,
       [d.teamLabel]: name,
-    } + mesh.namespaceLabels(cluster)),
+      [if std.member(audited(team, cluster), 'admission') then enforcement.label]: 'audit',
+    } + mesh.namespaceLabels(cluster)) + (
+      // rampart.dev/enforcement names the layers in audit (none: every layer enforces),
+      // so a review sees the move to enforce on the Namespace.
+      local layers = audited(team, cluster);
+      local a = linkerd.namespaceAnnotations(team, cluster) +
+                (if std.length(layers) > 0 then { [enforcement.annotation]: 'audit: ' + std.join(', ', layers) } else {});
+      if std.length(a) == 0 then {} else { metadata+: { annotations: a } }
+    ),
 
   groupBindings(team, cluster)::
     local ns = team.metadata.name;

@@ -11,6 +11,8 @@
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local intents = import 'intents.libsonnet';
+local calico = import 'calico.libsonnet';
+local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
 
 local nsLabel = 'kubernetes.io/metadata.name';
@@ -100,6 +102,15 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
           egress: [{
             to: [podsOf(mesh.rootNamespace(cluster), mesh.istiodLabels)],
             ports: [{ protocol: 'TCP', port: p } for p in mesh.istiodPorts],
+          }],
+        }),
+      ] else if linkerd.enabled(cluster) then [
+        $.policy(names.mesh, ns, {
+          podSelector: {},
+          policyTypes: ['Egress'],
+          egress: [{
+            to: [podsOf(linkerd.controlPlaneNamespace(cluster), linkerd.controlPlaneLabels(cluster))],
+            ports: [{ protocol: 'TCP', port: p } for p in linkerd.controlPlanePorts],
           }],
         }),
       ] else []
@@ -199,9 +210,11 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
       }),
     ],
 
+  // The NetworkPolicies are staged (Calico) when the team's network enforcement is
+  // audit; see lib/enforcement.libsonnet.
   objects(team, cluster, graph):: {
-    tenant: $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
-            [$.appPolicy(team, cluster, graph, a) for a in apps(team)] +
+    tenant: calico.stage(team, cluster, $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
+                                        [$.appPolicy(team, cluster, graph, a) for a in apps(team)]) +
             (if $.cilium(cluster) then
                [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
              else []),
@@ -225,5 +238,8 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
       },
     },
 
-  platform(cluster, teams):: if $.cilium(cluster) then { 'network.yaml': [$.metadataDeny(cluster)] } else {},
+  platform(cluster, teams)::
+    if $.cilium(cluster) then { 'network.yaml': [$.metadataDeny(cluster)] }
+    else if calico.enabled(cluster) then { 'network.yaml': calico.baseline(cluster) }
+    else {},
 }

@@ -72,37 +72,37 @@ func cacheEntries(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestRenderCacheRedoesOnlyWhatChanged: the examples have five units (three teams on
-// prod-weu, two on dev-weu). A second render takes all five from the cache and writes
+// TestRenderCacheRedoesOnlyWhatChanged: the examples have eight units (three teams on
+// prod-weu, two on dev-weu, three on stage-neu). A second render takes all eight from the cache and writes
 // nothing; a change re-renders exactly the units that read it.
 func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 	dir := copyRepo(t)
 	clusters := filepath.Join(dir, "clusters")
 	cold := runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "cold render", cold, 5, 0)
-	wantPlatforms(t, "cold render", cold, 2, 0)
+	wantUnits(t, "cold render", cold, 8, 0)
+	wantPlatforms(t, "cold render", cold, 3, 0)
 	before := snapshot(t, clusters)
 	second := runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "second render", second, 0, 5)
-	wantPlatforms(t, "second render", second, 0, 2)
+	wantUnits(t, "second render", second, 0, 8)
+	wantPlatforms(t, "second render", second, 0, 3)
 	if len(second.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Fatalf("a render from the cache changed clusters/: %v", changed(second))
 	}
 
-	// ledger runs on prod-weu only, and nothing it changes here reaches its callers.
+	// ledger runs on prod-weu and stage-neu, and nothing it changes here reaches its callers.
 	replaceIn(t, filepath.Join(dir, "teams", "ledger.yaml"), "replicas: 2", "replicas: 3")
 	out := runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "ledger's replicas", out, 1, 4)
-	wantPlatforms(t, "ledger's replicas", out, 0, 2)
-	if got := changed(out); !slices.Equal(got, []string{"update clusters/prod-weu/teams/ledger/core.yaml"}) {
+	wantUnits(t, "ledger's replicas", out, 2, 6)
+	wantPlatforms(t, "ledger's replicas", out, 0, 3)
+	if got := changed(out); !slices.Equal(got, []string{"update clusters/prod-weu/teams/ledger/core.yaml", "update clusters/stage-neu/teams/ledger/core.yaml"}) {
 		t.Errorf("ledger's replicas changed %v", got)
 	}
 
-	// A call's methods are an intent both ends render: payments on both clusters
+	// A call's methods are an intent both ends render: payments on its three clusters
 	// (its spec) and ledger, the callee, whose mesh policy lists the methods.
 	replaceIn(t, filepath.Join(dir, "teams", "payments.yaml"), "methods: [POST]", "methods: [POST, PUT]")
 	out = runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "payments' call", out, 3, 2)
+	wantUnits(t, "payments' call", out, 5, 3)
 	if got := changed(out); !slices.Contains(got, "update clusters/prod-weu/tenants/ledger.yaml") {
 		t.Errorf("payments' call did not change ledger's policies: %v", got)
 	}
@@ -114,8 +114,8 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "a change to lib/", out, 5, 0)
-	wantPlatforms(t, "a change to lib/", out, 2, 0)
+	wantUnits(t, "a change to lib/", out, 8, 0)
+	wantPlatforms(t, "a change to lib/", out, 3, 0)
 	if len(out.Changes) > 0 {
 		t.Errorf("a comment in lib/ changed %v", changed(out))
 	}
@@ -144,8 +144,8 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 		}
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "a render over untrustworthy entries", out, 5, 0)
-	wantPlatforms(t, "a render over untrustworthy entries", out, 2, 0)
+	wantUnits(t, "a render over untrustworthy entries", out, 8, 0)
+	wantPlatforms(t, "a render over untrustworthy entries", out, 3, 0)
 	if len(out.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Errorf("untrustworthy entries changed the output: %v", changed(out))
 	}
@@ -166,7 +166,7 @@ func TestRenderCacheRedoesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir)
-	wantUnits(t, "a render over damaged file bytes", out, 5, 0)
+	wantUnits(t, "a render over damaged file bytes", out, 8, 0)
 	if len(out.Changes) > 0 || !sameSnapshot(before, snapshot(t, clusters)) {
 		t.Errorf("damaged file bytes changed the output: %v", changed(out))
 	}
@@ -218,8 +218,10 @@ func TestClusterShardTouchesOnlyItsCluster(t *testing.T) {
 	}
 	out = runJSON(t, exitOK, "render", "-C", dir, "--cluster", "prod-weu")
 	wantUnits(t, "prod-weu", out, 3, 0)
+	out = runJSON(t, exitOK, "render", "-C", dir, "--cluster", "stage-neu")
+	wantUnits(t, "stage-neu", out, 3, 0)
 	if r := runCLI(t, "check", "-C", dir); r.code != exitOK {
-		t.Errorf("the two shards together are not the whole render: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		t.Errorf("the three shards together are not the whole render: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	r := runCLI(t, "validate", "-C", dir, "--cluster", "prod-eus")

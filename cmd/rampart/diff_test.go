@@ -60,7 +60,7 @@ func TestDiffAfterASpecChange(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &d); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
 	}
-	if d.Counts.Changed != 2 || len(d.Clusters) != 2 {
+	if d.Counts.Changed != 3 || len(d.Clusters) != 3 {
 		t.Fatalf("diff = %s", r.stdout)
 	}
 	for _, c := range d.Clusters {
@@ -98,7 +98,7 @@ func TestReportWritesTheFullReportBesideAShortenedOne(t *testing.T) {
 		Diff struct{ Counts struct{ Changed int } }
 		Gate struct{ Passed bool }
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Diff.Counts.Changed != 2 || !rep.Gate.Passed {
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Diff.Counts.Changed != 3 || !rep.Gate.Passed {
 		t.Errorf("report -o json: %v %+v\n%s", err, rep, r.stdout)
 	}
 	// The spelling, --format, works as a deprecated alias; the notice stays

@@ -143,7 +143,7 @@ func TestRenderThenCheckThenDrift(t *testing.T) {
 	for _, c := range got.Changes {
 		paths = append(paths, c.Action+" "+c.Path)
 	}
-	want := []string{"update clusters/dev-weu/teams/storefront/web.yaml", "update clusters/prod-weu/teams/storefront/web.yaml"}
+	want := []string{"update clusters/dev-weu/teams/storefront/web.yaml", "update clusters/prod-weu/teams/storefront/web.yaml", "update clusters/stage-neu/teams/storefront/web.yaml"}
 	if strings.Join(paths, ",") != strings.Join(want, ",") {
 		t.Errorf("stale files = %v, want %v", paths, want)
 	}

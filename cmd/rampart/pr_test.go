@@ -69,7 +69,7 @@ func TestPRTwiceOpensOneAndThenChangesNothing(t *testing.T) {
 		t.Errorf("rampart/render = %s, want %s", got, first.Commit)
 	}
 	p := fake.Pulls[0]
-	if p.Title != "render: storefront (+0 ~2 -0 objects)" || strings.Join(p.Labels, ",") != "rampart" || !strings.Contains(p.Body, "replicas 2 → 3") {
+	if p.Title != "render: storefront (+0 ~3 -0 objects)" || strings.Join(p.Labels, ",") != "rampart" || !strings.Contains(p.Body, "replicas 2 → 3") {
 		t.Errorf("pull request = %+v", p)
 	}
 

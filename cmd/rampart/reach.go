@@ -31,15 +31,19 @@ func newReachCmd(opts *rootOptions) *cobra.Command {
 		Short: "Print who may talk to whom on a cluster, from the rendered policies",
 		Long: `Render in memory and print the reachability matrix of a cluster: for every pair of
 workloads and every port the destination serves, whether layer 3/4 (NetworkPolicy,
-CiliumNetworkPolicy) and layer 7 (Istio PeerAuthentication and AuthorizationPolicy)
-allow the connection, and which HTTP operations; and what each workload may reach
+CiliumNetworkPolicy, Calico's tiers and GlobalNetworkPolicies) and layer 7 (Istio
+PeerAuthentication and AuthorizationPolicy, Linkerd's Servers, HTTPRoutes and
+AuthorizationPolicies) allow the connection, and which HTTP operations; and what each workload may reach
 or be reached by outside the rendered workloads (ingress controller, DNS, CIDRs,
 host names).
 
 The matrix is computed from the rendered objects by evaluating their semantics
 (selectors, namespaces, ports, policy types, default deny, mTLS, principals,
 operations), not from the team specs, so it shows what the cluster will enforce.
-A flow one layer allows and the other denies is reported as a disagreement.
+A flow one layer allows and the other denies is reported as a disagreement. A flow
+allowed only because a policy is in audit (a team's spec.enforcement: Calico staged
+policies, Istio dry runs, Linkerd audit) is listed as "would deny", with the reason
+it is denied once enforced.
 Nothing is written.`,
 		Example: `  rampart reach --cluster prod-weu
   rampart reach --cluster prod-weu --output markdown >> $GITHUB_STEP_SUMMARY

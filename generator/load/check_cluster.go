@@ -61,6 +61,7 @@ func (l *loader) checkCluster(f *fileCtx, dir string, c *spec.Cluster) {
 			"debugging (exec, attach and port-forward into team pods) is never allowed on a production cluster")
 	}
 	checkRuntimeSettings(f, s.Runtime)
+	checkEngines(f, s)
 	if s.TLS.Issuer.Solver == "dns01" && s.TLS.Issuer.DNS01 == nil {
 		f.errorf("spec.tls.issuer.dns01", "set dns01.provider (azureDNS or cloudflare) and its settings", "required when solver is dns01")
 	}

@@ -27,6 +27,8 @@ type Summary struct {
 	Allowed   int `json:"allowed"`
 	Denied    int `json:"denied"`
 	Disagreed int `json:"disagreed"`
+	// WouldDeny counts the allowed flows a policy in audit would deny once enforced.
+	WouldDeny int `json:"wouldDeny,omitempty"`
 }
 
 // Summary counts the flows.
@@ -40,6 +42,9 @@ func (r *Report) Summary() Summary {
 			s.Allowed++
 		default:
 			s.Denied++
+		}
+		if f.WouldDeny {
+			s.WouldDeny++
 		}
 	}
 	return s
@@ -101,7 +106,7 @@ func (r *Report) write(w io.Writer, md bool) error {
 	s := r.Summary()
 	mesh := "no mesh: layer 7 does not apply"
 	if r.Mesh {
-		mesh = "mesh on: layer 7 is Istio"
+		mesh = "mesh on: layer 7 is " + r.meshName()
 	}
 	heading := func(title string) {
 		if md {
@@ -121,6 +126,9 @@ func (r *Report) write(w io.Writer, md bool) error {
 	}
 	fmt.Fprintf(w, "Computed from the rendered policies (%s). %d workloads, %d flows (source × destination × port): %d allowed, %d denied; %s.\n",
 		mesh, len(r.Workloads), s.Flows, s.Allowed, s.Denied, agree)
+	if s.WouldDeny > 0 {
+		fmt.Fprintf(w, "%d allowed flows are allowed only because policies are in audit: they WOULD BE DENIED once enforced (listed below).\n", s.WouldDeny)
+	}
 
 	heading("Matrix (rows call columns; ports in the flows below)")
 	grid := &table{md: md}
@@ -138,6 +146,8 @@ func (r *Report) write(w io.Writer, md bool) error {
 			v = "L4 only!"
 		case !f.Agree():
 			v = "L7 only!"
+		case f.WouldDeny:
+			v = "would deny"
 		case f.Allowed():
 			v = "allow"
 		}
@@ -171,6 +181,20 @@ func (r *Report) write(w io.Writer, md bool) error {
 		return err
 	}
 
+	if s.WouldDeny > 0 {
+		heading("Would deny once enforced (allowed now: the policies that deny them are in audit)")
+		wd := &table{md: md}
+		wd.row("FROM", "TO", "PORT", "ENFORCED")
+		for _, f := range r.Flows {
+			if f.WouldDeny {
+				wd.row(f.From, f.To, f.Port.String(), f.Enforced.Why())
+			}
+		}
+		if err := wd.write(w); err != nil {
+			return err
+		}
+	}
+
 	if s.Disagreed > 0 {
 		heading("Disagreements (one layer allows what the other denies)")
 		dis := &table{md: md}
@@ -189,12 +213,27 @@ func (r *Report) write(w io.Writer, md bool) error {
 	out := &table{md: md}
 	out.row("WORKLOAD", "DIRECTION", "LAYER", "PEER", "PORTS", "POLICY")
 	for _, o := range r.Outside {
-		out.row(o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, cellOr(o.Policy))
+		peer := o.Peer
+		if o.WouldDeny {
+			peer += " (would deny)"
+		}
+		out.row(o.Workload, string(o.Direction), o.Layer, peer, o.Ports, cellOr(o.Policy))
 	}
 	if len(out.rows) == 1 {
 		fmt.Fprintln(w, "none")
 	} else if err := out.write(w); err != nil {
 		return err
+	}
+	if len(r.OutsideEnforced) > 0 {
+		heading("Beyond the rendered workloads, once enforced: the allows of the policies in audit")
+		enf := &table{md: md}
+		enf.row("WORKLOAD", "DIRECTION", "LAYER", "PEER", "PORTS", "POLICY")
+		for _, o := range r.OutsideEnforced {
+			enf.row(o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, cellOr(o.Policy))
+		}
+		if err := enf.write(w); err != nil {
+			return err
+		}
 	}
 	if len(r.Metadata) > 0 {
 		heading("Cloud metadata endpoint " + r.Metadata[0].Address + " (egress, any port)")
@@ -214,6 +253,22 @@ func (r *Report) write(w io.Writer, md bool) error {
 		}
 	}
 	return nil
+}
+
+// meshName names the meshes the report's workloads join.
+func (r *Report) meshName() string {
+	istio, linkerd := false, false
+	for _, w := range r.Workloads {
+		istio = istio || (w.Meshed && w.mesh == meshIstio)
+		linkerd = linkerd || (w.Meshed && w.mesh == meshLinkerd)
+	}
+	switch {
+	case istio && linkerd:
+		return "Istio and Linkerd"
+	case linkerd:
+		return "Linkerd"
+	}
+	return "Istio"
 }
 
 func operations(f Flow) string {

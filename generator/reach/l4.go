@@ -144,6 +144,9 @@ func (m *model) l4(src, dst *Workload, p Port) (Verdict, string) {
 // direction judges one side: subject's egress to peer (Egress) or subject's ingress
 // from peer (Ingress). p is always the destination's port.
 func (m *model) direction(subject, peer *Workload, p Port, dir Direction) (bool, string) {
+	if decided, ok, why := m.calicoDecide(subject, target{w: peer, port: &p}, dir); decided {
+		return ok, why
+	}
 	var isolating, allowing []string
 	for _, np := range m.netpolsIn(subject.Namespace) {
 		if np.Namespace != subject.Namespace || !hasType(np, dir) || !selects(&np.Spec.PodSelector, subject.Labels) {

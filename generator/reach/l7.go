@@ -11,7 +11,7 @@ import (
 
 // principal is a workload's mesh identity, or "" for a source outside the mesh.
 func (m *model) principal(w *Workload) string {
-	if !w.Meshed {
+	if !w.Meshed || w.mesh != meshIstio {
 		return ""
 	}
 	return m.opts.TrustDomain + "/ns/" + w.Namespace + "/sa/" + w.ServiceAccount
@@ -22,8 +22,11 @@ func (m *model) l7(src, dst *Workload, p Port) (Verdict, string, []Operation) {
 	if !dst.Meshed {
 		return None, "", nil
 	}
+	if dst.mesh == meshLinkerd {
+		return m.linkerdL7(src, dst, p)
+	}
 	mode, modeRef := m.mtlsMode(dst, p)
-	if mode == securityapi.PeerAuthentication_MutualTLS_STRICT && !src.Meshed {
+	if mode == securityapi.PeerAuthentication_MutualTLS_STRICT && m.principal(src) == "" {
 		return Deny, "plaintext from outside the mesh refused by STRICT mTLS (" + modeRef + ")", nil
 	}
 	return m.authorize(src, dst, p)

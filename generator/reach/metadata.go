@@ -39,6 +39,12 @@ func (m *model) metadata() []AddressFlow {
 // Cilium toCIDR, toCIDRSet (with excepts) and the world entities, and Cilium deny
 // rules, namespaced and clusterwide, which win over every allow.
 func (m *model) toAddress(w *Workload, addr netip.Addr) (Verdict, string) {
+	if decided, ok, why := m.calicoDecide(w, target{addr: addr}, Egress); decided {
+		if ok {
+			return Allow, why
+		}
+		return Deny, why
+	}
 	var isolating, allowing []string
 	for _, np := range m.netpolsIn(w.Namespace) {
 		if !hasType(np, Egress) || !selects(&np.Spec.PodSelector, w.Labels) {

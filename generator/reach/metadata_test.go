@@ -154,8 +154,11 @@ func TestRenderedMetadataBlock(t *testing.T) {
 					t.Fatalf("wide/out reaches the cloud metadata endpoint: %s", got.Why)
 				}
 				wantWhy := "no rule allows it"
-				if c.Spec.CNI == spec.CNICilium {
+				switch c.Spec.CNI {
+				case spec.CNICilium:
 					wantWhy = "denied by CiliumClusterwideNetworkPolicy/rampart-deny-cloud-metadata"
+				case spec.CNICalico:
+					wantWhy = "denied by GlobalNetworkPolicy/kube-admin.rampart-deny-cloud-metadata"
 				}
 				if !strings.Contains(got.Why, wantWhy) {
 					t.Errorf("why %q, want %q", got.Why, wantWhy)

@@ -57,6 +57,10 @@ type Report struct {
 	// Outside are the peers beyond the rendered workloads each workload may reach or
 	// be reached by.
 	Outside []OutsideFlow `json:"outside"`
+	// OutsideEnforced are, for the workloads of namespaces with policies in audit,
+	// the outside allows that appear once every policy in audit is enforced (the
+	// enforced policies' own peers, where audit now allows anything).
+	OutsideEnforced []OutsideFlow `json:"outsideEnforced,omitempty"`
 	// Metadata is, for every workload, whether it may reach the node's cloud metadata
 	// endpoint (169.254.169.254) at layers 3/4.
 	Metadata []AddressFlow `json:"metadata"`
@@ -72,9 +76,21 @@ type Workload struct {
 	ServiceAccount string            `json:"serviceAccount"`
 	Labels         map[string]string `json:"labels"`
 	Ports          []Port            `json:"ports"`
-	// Meshed says whether the workload's pods join the mesh (injection label).
+	// Meshed says whether the workload's pods join the mesh (Istio's injection label
+	// or ambient mode, Linkerd's injection annotation).
 	Meshed bool `json:"meshed"`
+
+	// annotations are the pod template's annotations (Linkerd reads its own there).
+	annotations map[string]string
+	// mesh is the mesh the pods join when Meshed: meshIstio or meshLinkerd.
+	mesh string
 }
+
+// Meshes a workload may join.
+const (
+	meshIstio   = "istio"
+	meshLinkerd = "linkerd"
+)
 
 // ID names a workload as namespace/name.
 func (w *Workload) ID() string { return w.Namespace + "/" + w.Name }
@@ -102,14 +118,45 @@ type Flow struct {
 	L7Why string  `json:"l7Why,omitempty"`
 	// Operations restrict an L7 allow to these HTTP operations; empty means any.
 	Operations []Operation `json:"operations,omitempty"`
+	// Enforced is, for a flow from or to a namespace with policies in audit (Calico
+	// staged policies, Istio dry runs, Linkerd audit), the verdicts once every one of
+	// them is enforced.
+	Enforced *Enforced `json:"enforced,omitempty"`
+	// WouldDeny says the flow is allowed now only because a policy that would deny it
+	// is in audit: once the team enforces, it is denied (Enforced says why).
+	WouldDeny bool `json:"wouldDeny,omitempty"`
+}
+
+// Enforced are a flow's verdicts once the policies in audit are enforced.
+type Enforced struct {
+	L4    Verdict `json:"l4"`
+	L4Why string  `json:"l4Why"`
+	L7    Verdict `json:"l7"`
+	L7Why string  `json:"l7Why,omitempty"`
+	// Operations are the HTTP operations layer 7 allows once enforced; empty is any.
+	Operations []Operation `json:"operations,omitempty"`
+}
+
+// Why is the enforced verdict's reason: the layer that denies.
+func (e *Enforced) Why() string {
+	if e.L4 != Allow {
+		return e.L4Why
+	}
+	return e.L7Why
 }
 
 // Allowed says whether the flow can happen: every layer that applies allows it.
 func (f Flow) Allowed() bool { return f.L4 == Allow && f.L7 != Deny }
 
 // Agree says whether the layers give the same answer (a layer that does not apply
-// agrees with anything).
-func (f Flow) Agree() bool { return f.L7 == None || f.L4 == f.L7 }
+// agrees with anything). For a flow with policies in audit, the layers are judged as
+// they will enforce: a layer in audit allows everything now and decides nothing.
+func (f Flow) Agree() bool {
+	if f.Enforced != nil {
+		return f.Enforced.L7 == None || f.Enforced.L4 == f.Enforced.L7
+	}
+	return f.L7 == None || f.L4 == f.L7
+}
 
 // Operation is a set of HTTP requests an L7 rule allows; an empty field means any.
 type Operation struct {
@@ -148,6 +195,9 @@ type OutsideFlow struct {
 	Ports string `json:"ports"`
 	// Policy names the object that allows it, Kind/namespace/name.
 	Policy string `json:"policy"`
+	// WouldDeny says the allow holds only while the workload's policies are in
+	// audit: once enforced it is gone (Report.OutsideEnforced lists what remains).
+	WouldDeny bool `json:"wouldDeny,omitempty"`
 }
 
 // withDefaults fills in the mesh's defaults.
@@ -178,17 +228,30 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 		focus[ns] = true
 	}
 	m.focus = focus
+	enforced := m.enforcedView()
 	for _, src := range m.workloads {
 		for _, dst := range m.workloads {
 			if !m.inFocus(src) && !m.inFocus(dst) {
 				continue
 			}
+			audited := enforced != nil && (m.auditNS[src.Namespace] || m.auditNS[dst.Namespace])
 			for _, p := range dst.Ports {
-				r.Flows = append(r.Flows, m.flow(src, dst, p))
+				f := m.flow(src, dst, p)
+				if audited {
+					e := enforced.flow(src, dst, p)
+					if e.L4 != f.L4 || e.L7 != f.L7 || fmt.Sprint(e.Operations) != fmt.Sprint(f.Operations) {
+						f.Enforced = &Enforced{L4: e.L4, L4Why: e.L4Why, L7: e.L7, L7Why: e.L7Why, Operations: e.Operations}
+						f.WouldDeny = f.Allowed() && !e.Allowed()
+					}
+				}
+				r.Flows = append(r.Flows, f)
 			}
 		}
 	}
 	r.Outside = m.outside()
+	if enforced != nil {
+		r.Outside, r.OutsideEnforced = m.outsideWouldDeny(r.Outside, enforced.outside())
+	}
 	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
 	return r, nil
@@ -206,6 +269,23 @@ type model struct {
 	peerAuths []*securityv1.PeerAuthentication
 	authzs    []*securityv1.AuthorizationPolicy
 	notes     map[string]bool
+	// nsAnnotations are the namespaces' annotations (Linkerd's injection and default
+	// inbound policy).
+	nsAnnotations map[string]map[string]string
+	// gnps, tiers and networkSets are Calico's projectcalico.org/v3 baseline.
+	gnps        []*calicoPolicy
+	tiers       []*calicoTier
+	networkSets []*calicoNetworkSet
+	linkerd     linkerdModel
+	// staged are Calico StagedKubernetesNetworkPolicies and dryRuns Istio
+	// AuthorizationPolicies with istio.io/dry-run: neither is enforced, and the
+	// enforced view (enforcedView) enforces them. auditNS are the namespaces with
+	// anything in audit.
+	staged  []*networkingv1.NetworkPolicy
+	dryRuns []*securityv1.AuthorizationPolicy
+	auditNS map[string]bool
+	// enforced says this is the enforced view: Linkerd's audit policies deny.
+	enforced bool
 	// focus are Options.Focus; empty is every namespace.
 	focus map[string]bool
 	// netpolsByNS and cnpsByNS index the policies by namespace (netpolsIn, cnpsIn).
@@ -305,7 +385,9 @@ func (m *model) nsLabels(ns string) map[string]string {
 }
 
 func read(c *manifest.Cluster, opts Options) (*model, error) {
-	m := &model{opts: opts, namespaces: map[string]map[string]string{}, notes: map[string]bool{}}
+	m := &model{opts: opts, namespaces: map[string]map[string]string{}, notes: map[string]bool{},
+		nsAnnotations: map[string]map[string]string{}, auditNS: map[string]bool{}}
+	m.linkerd.init()
 	var services []*corev1.Service
 	for _, f := range c.Files {
 		for _, o := range f.Objects {
@@ -319,6 +401,16 @@ func read(c *manifest.Cluster, opts Options) (*model, error) {
 			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services)
 		}
 		w.Meshed = meshed(m.nsLabels(w.Namespace), w.Labels)
+		if w.Meshed {
+			w.mesh = meshIstio
+		} else if linkerdMeshed(m.nsAnnotations[w.Namespace], w.annotations) {
+			w.Meshed, w.mesh = true, meshLinkerd
+		}
+	}
+	for ns, a := range m.nsAnnotations {
+		if a[linkerdDefaultPolicy] == "audit" {
+			m.auditNS[ns] = true
+		}
 	}
 	slices.SortFunc(m.workloads, func(a, b *Workload) int { return cmp.Compare(a.ID(), b.ID()) })
 	return m, nil
@@ -337,6 +429,7 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 	switch gvk.GroupKind().String() {
 	case "Namespace":
 		m.namespaces[o.GetName()] = o.GetLabels()
+		m.nsAnnotations[o.GetName()] = o.GetAnnotations()
 	case "Service":
 		s, err := decode[corev1.Service](o)
 		if err != nil {
@@ -348,7 +441,7 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		if err != nil || !ok {
 			return cmp.Or(err, fmt.Errorf("%s has no pod template", manifest.Ref(o)))
 		}
-		w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: tmpl.Labels, ServiceAccount: cmp.Or(tmpl.Spec.ServiceAccountName, "default")}
+		w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: tmpl.Labels, ServiceAccount: cmp.Or(tmpl.Spec.ServiceAccountName, "default"), annotations: tmpl.Annotations}
 		for _, ctr := range tmpl.Spec.Containers {
 			for _, p := range ctr.Ports {
 				w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
@@ -387,7 +480,14 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		if err != nil {
 			return err
 		}
-		m.authzs = append(m.authzs, p)
+		if p.Annotations["istio.io/dry-run"] == "true" {
+			m.dryRuns = append(m.dryRuns, p)
+			m.auditNS[p.Namespace] = true
+		} else {
+			m.authzs = append(m.authzs, p)
+		}
+	default:
+		return m.addEngine(o)
 	}
 	return nil
 }
@@ -447,6 +547,55 @@ func subset(sel, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// outsideWouldDeny marks the outside allows of audited workloads that enforcing
+// removes, and gives the enforced allows of those workloads.
+func (m *model) outsideWouldDeny(now, enforced []OutsideFlow) ([]OutsideFlow, []OutsideFlow) {
+	audited := func(o OutsideFlow) bool {
+		ns, _, _ := strings.Cut(o.Workload, "/")
+		return m.auditNS[ns]
+	}
+	key := func(o OutsideFlow) string {
+		return strings.Join([]string{o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, o.Policy}, "\x00")
+	}
+	kept, current := map[string]bool{}, map[string]bool{}
+	for _, o := range now {
+		current[key(o)] = true
+	}
+	var out []OutsideFlow
+	for _, o := range enforced {
+		if audited(o) {
+			kept[key(o)] = true
+			if !current[key(o)] {
+				out = append(out, o)
+			}
+		}
+	}
+	for i, o := range now {
+		if audited(o) && !kept[key(o)] {
+			now[i].WouldDeny = true
+		}
+	}
+	return now, out
+}
+
+// enforcedView is the model with every policy in audit enforced: the staged
+// NetworkPolicies and dry-run AuthorizationPolicies join the enforced ones, and
+// Linkerd's audit policies deny. Nil when nothing is in audit.
+func (m *model) enforcedView() *model {
+	if len(m.auditNS) == 0 {
+		return nil
+	}
+	e := *m
+	e.netpols = append(slices.Clip(m.netpols), m.staged...)
+	e.authzs = append(slices.Clip(m.authzs), m.dryRuns...)
+	e.netpolsByNS, e.authzsByNS = nil, nil
+	e.enforced = true
+	if len(m.dryRuns) > 0 {
+		m.note("an Istio team in mesh audit has a PERMISSIVE PeerAuthentication, STRICT once enforced: its would-deny flows leave out plaintext callers")
+	}
+	return &e
 }
 
 // flow judges one source, destination and port at both layers.

@@ -39,6 +39,17 @@ type ClusterReach struct {
 	Cluster string          `json:"cluster"`
 	Flows   []FlowChange    `json:"flows"`
 	Outside []OutsideChange `json:"outside"`
+	// Closed are the flows allowed in the base (every layer) and denied in the head,
+	// with the head's reason: what a move from audit to enforce denies.
+	Closed []ClosedFlow `json:"closed,omitempty"`
+}
+
+// ClosedFlow is a flow the head denies that the base allowed.
+type ClosedFlow struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Port string `json:"port"`
+	Why  string `json:"why"`
 }
 
 // Counts are the flows and outside allows added and removed (a change of L7
@@ -58,6 +69,9 @@ func (c *ClusterReach) Counts() Counts {
 var reachKinds = map[string]bool{
 	"Namespace": true, "Service": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true,
 	"NetworkPolicy": true, "CiliumNetworkPolicy": true, "PeerAuthentication": true, "AuthorizationPolicy": true,
+	// Calico's (staged policies of teams in audit, the baseline) and Linkerd's.
+	"StagedKubernetesNetworkPolicy": true, "GlobalNetworkPolicy": true, "GlobalNetworkSet": true, "Tier": true,
+	"Server": true, "HTTPRoute": true, "MeshTLSAuthentication": true, "NetworkAuthentication": true,
 }
 
 // decodeReach decodes the documents of a rendered file whose kind reachability
@@ -130,6 +144,13 @@ func compareReach(cluster string, b, h *reach.Report) ClusterReach {
 			f = bo
 		}
 		ch := FlowChange{From: f.From, To: f.To, Port: f.Port.String()}
+		if inB && inH && bo.Allowed() && !ho.Allowed() {
+			why := ho.L4Why
+			if ho.L4 == reach.Allow {
+				why = ho.L7Why
+			}
+			cr.Closed = append(cr.Closed, ClosedFlow{From: f.From, To: f.To, Port: ch.Port, Why: why})
+		}
 		bl4 := inB && bo.L4 == reach.Allow
 		hl4 := inH && ho.L4 == reach.Allow
 		if bl4 != hl4 {

@@ -26,6 +26,9 @@ type Report struct {
 	Diff  *Diff          `json:"diff"`
 	Reach []ClusterReach `json:"reachability"`
 	Gate  Gate           `json:"gate"`
+	// Enforcement are the teams that move between audit and enforce, with the flows
+	// the move denies.
+	Enforcement []EnforcementChange `json:"enforcement,omitempty"`
 	// Warnings are the specs' warnings (expiring exceptions, audited registries, …).
 	Warnings diag.List `json:"warnings"`
 	// FullReport is where the complete report was written when the markdown had to
@@ -91,7 +94,7 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Report{Diff: d, Reach: rc, Gate: g, Warnings: nonNil(in.Warnings.Warnings())}, nil
+	return &Report{Diff: d, Reach: rc, Gate: g, Enforcement: enforcementChanges(d, rc), Warnings: nonNil(in.Warnings.Warnings())}, nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -180,6 +183,7 @@ func (r *Report) markdown(level detail, full string) string {
 	b.WriteString(Marker + "\n## Rampart render report\n\n")
 	b.WriteString(r.Summary() + "\n\n")
 	fmt.Fprintf(&b, "Base: `%s`. Head: %s.\n", r.Diff.baseName(), r.Diff.Head)
+	writeEnforcement(&b, r.Enforcement)
 	if full != "" {
 		fmt.Fprintf(&b, "\n> [!NOTE]\n> This report was shortened to fit GitHub's %d-character limit (%s). The full report is in `%s` (the workflow uploads it as an artifact).\n",
 			MaxComment, levelName[level], full)

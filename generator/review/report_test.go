@@ -18,7 +18,7 @@ func inputsRepo(t *testing.T, now time.Time) string {
 	t.Helper()
 	dir := t.TempDir()
 	copyTree(t, dir, "teams", "lib", "generator/internal/exampledata")
-	for _, c := range []string{"dev-weu", "prod-weu"} {
+	for _, c := range []string{"dev-weu", "prod-weu", "stage-neu"} {
 		copyTree(t, dir, filepath.Join("clusters", c, "cluster.yaml"))
 	}
 	for _, f := range []string{"rampart.yaml"} {
@@ -86,14 +86,42 @@ func TestReportGoldens(t *testing.T) {
 				edit(t, dir, "teams/storefront.yaml", "storefront/web:2.0.1", "storefront/web:2.0.0")
 			},
 			check: func(t *testing.T, r *Report, md string) {
-				if r.Gate.Passed || len(r.Gate.New) != 2 || r.Gate.New[0].ID != "CVE-2026-10002" {
-					t.Errorf("gate = %+v, want CVE-2026-10002 new and blocking on both clusters", r.Gate)
+				if r.Gate.Passed || len(r.Gate.New) != 3 || r.Gate.New[0].ID != "CVE-2026-10002" {
+					t.Errorf("gate = %+v, want CVE-2026-10002 new and blocking on the three clusters", r.Gate)
 				}
-				if !strings.Contains(md, "**Failed** for storefront on dev-weu, storefront on prod-weu") {
+				if !strings.Contains(md, "**Failed** for storefront on dev-weu, storefront on prod-weu, storefront on stage-neu") {
 					t.Errorf("report does not say the gate failed")
 				}
-				if got := r.Title("render: "); got != "render: 2 teams blocked by the scan gate, 2 new findings" {
+				if got := r.Title("render: "); got != "render: 3 teams blocked by the scan gate, 3 new findings" {
 					t.Errorf("title = %q", got)
+				}
+			},
+		},
+		{
+			// The audit-first team enforces: one line of its spec, called out with the
+			// flows that audit allowed and enforce denies.
+			name: "storefront-enforces",
+			now:  november,
+			edit: func(t *testing.T, dir string) {
+				edit(t, dir, "teams/storefront.yaml", "    mode: audit", "    mode: enforce")
+			},
+			check: func(t *testing.T, r *Report, md string) {
+				var stage *EnforcementChange
+				for i, e := range r.Enforcement {
+					if e.Cluster == "stage-neu" && e.Team == "storefront" {
+						stage = &r.Enforcement[i]
+					}
+				}
+				if stage == nil || !stage.Enforces() || stage.From != "audit: network, mesh, admission" || stage.To != "enforce" {
+					t.Fatalf("enforcement changes %+v, want storefront on stage-neu from audit to enforce", r.Enforcement)
+				}
+				if len(stage.Denied) == 0 {
+					t.Errorf("storefront's move to enforce on stage-neu denies no flow")
+				}
+				for _, want := range []string{"### Enforcement changes", "- **storefront** on **stage-neu** **enforces**: `audit: network, mesh, admission` → `enforce`"} {
+					if !strings.Contains(md, want) {
+						t.Errorf("report lacks %q", want)
+					}
 				}
 			},
 		},
@@ -107,7 +135,7 @@ func TestReportGoldens(t *testing.T) {
 				if len(r.Gate.Expiring) != 1 || r.Gate.Expiring[0].ID != "CVE-2026-10001" || r.Gate.Expiring[0].DaysLeft != 6 {
 					t.Errorf("expiring = %+v, want payments' CVE-2026-10001 with 6 days left", r.Gate.Expiring)
 				}
-				if !strings.Contains(md, "| payments | prod-weu, dev-weu | vulnerability CVE-2026-10001 | 2027-01-31 | 6 | teams/payments.yaml:") {
+				if !strings.Contains(md, "| payments | prod-weu, dev-weu, stage-neu | vulnerability CVE-2026-10001 | 2027-01-31 | 6 | teams/payments.yaml:") {
 					t.Errorf("report lacks the expiring exception")
 				}
 			},

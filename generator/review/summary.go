@@ -46,7 +46,7 @@ func Summarize(base, head *unstructured.Unstructured) []string {
 	case "Middleware.traefik.io", "Middleware.traefik.containo.us":
 		lines = atomsDiff(middlewareAtoms, base, head)
 	case "Namespace":
-		lines = atomsDiff(labelAtoms, base, head)
+		lines = append(enforcementLine(base, head), atomsDiff(labelAtoms, base, head)...)
 	case "ConfigMap":
 		if o.GetLabels()["app.kubernetes.io/component"] == "falco-rules" {
 			lines = falcoRules(base, head)
@@ -499,6 +499,13 @@ func policyException(base, head *unstructured.Unstructured) []string {
 		for _, e := range list(get(o.Object, "spec", "exceptions")) { // kyverno.io/v2
 			pols = append(pols, str(obj(e)["policyName"]))
 		}
+		// An Enforce cluster's -audit copy of a policy (for teams in admission audit)
+		// is the same policy to the team: name it once.
+		named := slices.Clone(pols)
+		pols = slices.DeleteFunc(pols, func(p string) bool {
+			base, ok := strings.CutSuffix(p, "-audit")
+			return ok && slices.Contains(named, base)
+		})
 		s := "waives " + strings.Join(pols, ",")
 		if rules := strs(get(o.Object, "spec", "allowedValues")); len(rules) > 0 {
 			s += " (rules " + strings.Join(rules, ",") + ")"

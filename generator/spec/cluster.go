@@ -40,6 +40,9 @@ type MeshType string
 const (
 	MeshNone  MeshType = "none"
 	MeshIstio MeshType = "istio"
+	// MeshLinkerd renders Linkerd's policy.linkerd.io resources (lib/linkerd.libsonnet)
+	// from the same calls and consent that drive Istio's.
+	MeshLinkerd MeshType = "linkerd"
 )
 
 // MeshMode is how workloads join the mesh.
@@ -90,6 +93,28 @@ type ClusterSpec struct {
 	// Runtime is runtime detection with Falco: the rules Rampart renders for every
 	// team and app on the cluster.
 	Runtime Runtime `json:"runtime,omitzero"`
+	// Enforcement is the default of the teams' enforcement on this cluster: enforce
+	// (the default) or audit. A team's spec.enforcement overrides it.
+	Enforcement Enforcement `json:"enforcement,omitempty" jsonschema:"enum=audit,enum=enforce"`
+	// Calico is the Calico baseline on clusters with cni calico.
+	Calico Calico `json:"calico,omitzero"`
+}
+
+// Calico is the platform's cluster-wide baseline on a Calico cluster (Calico 3.30 or
+// later), rendered as projectcalico.org/v3 GlobalNetworkPolicies in the platform layer
+// (lib/calico.libsonnet).
+type Calico struct {
+	// DenyEgressCIDRs are destinations no team pod may reach whatever its own policies
+	// allow (shared egress denies, e.g. the on-premises management ranges), beside the
+	// cloud metadata endpoint, which is always denied. They go into one
+	// GlobalNetworkSet, so a long list is one object and one selector.
+	DenyEgressCIDRs []string `json:"denyEgressCIDRs,omitempty"`
+	// Order is the order of Rampart's first GlobalNetworkPolicy in Calico's built-in
+	// kube-admin tier (default 100; the next is order+1): lower runs first, among the
+	// tier's other policies (AdminNetworkPolicies, at their priority). The tier runs
+	// before the default tier's Kubernetes NetworkPolicies, so the baseline decides
+	// before any team's policy.
+	Order *float64 `json:"order,omitempty" jsonschema:"minimum=0,maximum=999"`
 }
 
 // Access widens what people may do on a cluster. Rampart binds each team's groups to
@@ -175,13 +200,15 @@ type GitRepository struct {
 
 // Mesh is the cluster's service mesh.
 type Mesh struct {
-	// Type is none or istio.
-	Type MeshType `json:"type" jsonschema:"enum=none,enum=istio"`
+	// Type is none, istio or linkerd.
+	Type MeshType `json:"type" jsonschema:"enum=none,enum=istio,enum=linkerd"`
 	// Mode is sidecar or ambient (default sidecar).
 	Mode MeshMode `json:"mode,omitempty" jsonschema:"enum=sidecar,enum=ambient"`
-	// TrustDomain is the SPIFFE trust domain (default cluster.local).
+	// TrustDomain is the SPIFFE trust domain (default cluster.local); on Linkerd, the
+	// identity trust domain that ends every proxy's identity.
 	TrustDomain string `json:"trustDomain,omitempty"`
-	// RootNamespace is the mesh's root namespace (default istio-system).
+	// RootNamespace is the mesh's root namespace (default istio-system); on Linkerd,
+	// the control plane's namespace (default linkerd).
 	RootNamespace string `json:"rootNamespace,omitempty"`
 	// Revision is the istio.io/rev label for sidecar injection (default: use istio-injection=enabled).
 	Revision string `json:"revision,omitempty"`

@@ -54,6 +54,11 @@ type TeamSpec struct {
 	Patches []kustomize.Patch `json:"patches,omitempty"`
 	// Images override image names, tags or digests, in Flux's format.
 	Images []kustomize.Image `json:"images,omitempty"`
+	// Enforcement is audit-first adoption: in audit, the team's network, mesh and
+	// admission policies are rendered so that what they would deny is observed and
+	// nothing is blocked (each engine's own audit: Calico staged policies, Istio
+	// dry-run, Linkerd audit, Kyverno Audit). Moving to enforce is one line.
+	Enforcement *TeamEnforcement `json:"enforcement,omitempty"`
 }
 
 // Group binds an identity-provider group to the team's namespace.

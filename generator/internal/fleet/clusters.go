@@ -13,7 +13,9 @@ var regions = []string{"weu", "neu", "eus", "wus", "sea", "aue", "jpe", "cac", "
 // makeClusters returns n clusters in the shape of the repository's own prod-weu and
 // dev-weu. Cluster i's features cycle with different periods, so that from three
 // clusters on every pairing occurs: even clusters are production, odd development;
-// Cilium and Calico alternate in pairs; one in three has no mesh. The first cluster is
+// Cilium and Calico alternate in pairs; one in three has no mesh, and a meshed Calico
+// cluster runs Linkerd every other time (Istio otherwise); every fourth cluster, a
+// Calico one, audits by default (spec.enforcement). The first cluster is
 // the richest (production, Cilium, Istio), so a one-cluster fleet exercises the most.
 // Every cluster runs Falco, its teams' rules spread over a shard for every 15 teams
 // (about 400 KB a shard at the fleet's five apps a team, well under the API server's
@@ -73,10 +75,25 @@ func makeClusters(n, teams int) []*spec.Cluster {
 			// the platform's egress proxies.
 			s.CNI = spec.CNICalico
 			s.Egress.FQDNFallbackCIDRs = []string{"192.0.2.0/24"}
+			// The platform's shared egress denies: one GlobalNetworkSet of 64 ranges.
+			for k := range 64 {
+				s.Calico.DenyEgressCIDRs = append(s.Calico.DenyEgressCIDRs, fmt.Sprintf("10.%d.%d.0/24", 200+k/16, k%16*16))
+			}
+			if i%4 == 3 {
+				// A cluster being adopted: its teams audit unless their spec says otherwise.
+				s.Enforcement = spec.EnforcementAudit
+			}
 		}
-		if i%3 == 1 {
+		switch {
+		case i%3 == 1:
 			s.Mesh = spec.Mesh{Type: spec.MeshNone}
-		} else {
+		case s.CNI == spec.CNICalico && i%4 == 2:
+			s.Mesh = spec.Mesh{
+				Type: spec.MeshLinkerd, TrustDomain: "cluster.local", RootNamespace: "linkerd",
+				IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik",
+					PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}},
+			}
+		default:
 			s.Mesh = spec.Mesh{
 				Type: spec.MeshIstio, Mode: spec.MeshSidecar, TrustDomain: c.Metadata.Name + ".example.com", RootNamespace: "istio-system",
 				IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik",

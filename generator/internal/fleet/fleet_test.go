@@ -69,7 +69,7 @@ func TestValidate(t *testing.T) {
 			}
 		}
 	}
-	for _, f := range []string{"production", "development", "cilium", "calico", "mesh istio", "mesh none", "chart",
+	for _, f := range []string{"production", "development", "cilium", "calico", "mesh istio", "mesh none", "mesh linkerd", "chart",
 		"exception", "group", "expose", "cross-team call", "consent", "host egress", "cidr egress"} {
 		if features[f] == 0 {
 			t.Errorf("the fleet has no %s", f)
