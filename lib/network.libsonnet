@@ -10,8 +10,10 @@
 // so neither can widen a rule, drop the baseline, or open egress the platform refuses.
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
+local identity = import 'identity.libsonnet';
 local intents = import 'intents.libsonnet';
 local mesh = import 'mesh.libsonnet';
+local quarantine = import 'quarantine.libsonnet';
 
 local nsLabel = 'kubernetes.io/metadata.name';
 
@@ -52,8 +54,9 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
 {
   names:: names,
 
-  // hostEgress and cidrEgress split an app's egress by kind.
-  hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''],
+  // hostEgress and cidrEgress split an app's egress by kind; the host egress its
+  // workload identity needs counts as declared.
+  hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''] + identity.egress(app),
   cidrEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
 
   cilium(cluster):: get(cluster.spec, 'cni', '') == 'cilium',
@@ -62,6 +65,8 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
   local tcp(port) = [{ protocol: 'TCP', port: port }],
   local nsSelector(name) = { matchLabels: { [nsLabel]: name } },
   local podsOf(ns, labels) = { namespaceSelector: nsSelector(ns), podSelector: { matchLabels: labels } },
+  // appPeer is an app's pods as a peer: those not quarantined.
+  local appPeer(ns, app) = { namespaceSelector: nsSelector(ns), podSelector: quarantine.podSelector(k.selector(app)) },
 
   // ipBlock is an egress peer for a CIDR; one that holds the cloud metadata endpoint
   // carries it as an except, so no CIDR a team asks for reaches the node's metadata.
@@ -85,7 +90,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
         policyTypes: ['Ingress', 'Egress'],
       }),
       $.policy(names.dns, ns, {
-        podSelector: {},
+        podSelector: quarantine.podSelector({}),
         policyTypes: ['Egress'],
         egress: [{
           to: [podsOf(dns.namespace, dns.podLabels)],
@@ -95,7 +100,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     ] + (
       if mesh.sidecars(cluster) then [
         $.policy(names.mesh, ns, {
-          podSelector: {},
+          podSelector: quarantine.podSelector({}),
           policyTypes: ['Egress'],
           egress: [{
             to: [podsOf(mesh.rootNamespace(cluster), mesh.istiodLabels)],
@@ -127,15 +132,16 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     local outbound = intents.outgoing(graph, app);
     local exposed = get(app, 'expose', null) != null;
     local hosts = $.hostEgress(app);
-    local ingress =
+    local cut = quarantine.quarantined(app);
+    local ingress = if cut then [] else
       (if exposed then [{ from: $.ingressSources(cluster), ports: tcp(app.port) }] else []) +
       [
-        { from: [podsOf(e.from.team, k.selector(e.from.app))], ports: tcp(e.to.port) }
+        { from: [appPeer(e.from.team, e.from.app)], ports: tcp(e.to.port) }
         for e in inbound
       ];
-    local egress =
+    local egress = if cut then [] else
       [
-        { to: [podsOf(e.to.team, k.selector(e.to.app))], ports: tcp(e.to.port) }
+        { to: [appPeer(e.to.team, e.to.app)], ports: tcp(e.to.port) }
         for e in outbound
       ] +
       [
@@ -148,7 +154,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
          if std.length($.fallbackCIDRs(cluster)) > 0
        ]);
     $.policy(app.name, ns, {
-      podSelector: { matchLabels: k.selector(app.name) },
+      podSelector: quarantine.podSelector(k.selector(app.name)),
       policyTypes: ['Ingress', 'Egress'],
       [if std.length(ingress) > 0 then 'ingress']: uniq(ingress),
       [if std.length(egress) > 0 then 'egress']: uniq(egress),
@@ -164,7 +170,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     local ciliumPorts(ps) = [{ port: std.toString(p.port), protocol: get(p, 'protocol', 'TCP') } for p in ps];
     k.object('cilium.io/v2', 'CiliumNetworkPolicy', app.name, ns, k.labels(ns, app.name)) {
       spec: {
-        endpointSelector: { matchLabels: k.selector(app.name) },
+        endpointSelector: quarantine.podSelector(k.selector(app.name)),
         egress: [
           {
             toEndpoints: [{
@@ -193,7 +199,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     if std.length(exposed) == 0 || cluster.spec.tls.issuer.solver != 'http01' then []
     else [
       $.policy(names.acmeSolver, team.metadata.name, {
-        podSelector: { matchLabels: { 'acme.cert-manager.io/http01-solver': 'true' } },
+        podSelector: quarantine.podSelector({ 'acme.cert-manager.io/http01-solver': 'true' }),
         policyTypes: ['Ingress'],
         ingress: [{ from: $.ingressSources(cluster), ports: tcp(8089) }],
       }),
@@ -203,7 +209,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     tenant: $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
             [$.appPolicy(team, cluster, graph, a) for a in apps(team)] +
             (if $.cilium(cluster) then
-               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
+               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0 && !quarantine.quarantined(a)]
              else []),
     files: {},
   },

@@ -37,4 +37,9 @@ const (
 	CloudMetadataPolicy  = "rampart-deny-cloud-metadata"
 	// TeamLabel is the label Rampart puts on every team namespace.
 	TeamLabel = "rampart.dev/team"
+	// QuarantineLabel is the pod label that cuts a pod off: no allow Rampart renders
+	// selects a pod with it. QuarantineAnnotation marks a quarantined app's
+	// Deployment with the quarantine's reason and ticket.
+	QuarantineLabel      = "rampart.dev/quarantine"
+	QuarantineAnnotation = "rampart.dev/quarantine"
 )
