@@ -122,6 +122,24 @@ func (r *Report) write(w io.Writer, md bool) error {
 	fmt.Fprintf(w, "Computed from the rendered policies (%s). %d workloads, %d flows (source × destination × port): %d allowed, %d denied; %s.\n",
 		mesh, len(r.Workloads), s.Flows, s.Allowed, s.Denied, agree)
 
+	var quarantined []Workload
+	for _, wl := range r.Workloads {
+		if wl.Quarantine != "" {
+			quarantined = append(quarantined, wl)
+		}
+	}
+	if len(quarantined) > 0 {
+		heading("Quarantined (cut off: no allow Rampart renders selects them)")
+		q := &table{md: md}
+		q.row("WORKLOAD", "WHY")
+		for _, wl := range quarantined {
+			q.row(wl.ID(), wl.Quarantine)
+		}
+		if err := q.write(w); err != nil {
+			return err
+		}
+	}
+
 	heading("Matrix (rows call columns; ports in the flows below)")
 	grid := &table{md: md}
 	head := []string{"FROM \\ TO"}
