@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rampart-gitops/rampart/generator/diag"
+	"github.com/rampart-gitops/rampart/generator/internal/defaults"
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
@@ -145,4 +147,57 @@ type mount struct{ path, secret string }
 // nested says whether two clean absolute paths are the same or one lies inside the other.
 func nested(a, b string) bool {
 	return a == b || strings.HasPrefix(a, strings.TrimSuffix(b, "/")+"/") || strings.HasPrefix(b, strings.TrimSuffix(a, "/")+"/")
+}
+
+// checkSecrets checks a team's secrets across its apps and clusters: the
+// SecretProviderClass names (<app>-<name>) and synced Secrets are unique in the
+// namespace, no synced Secret takes the name of the cluster's Git credential (which
+// the platform clones into every team namespace), and an app with an Azure identity
+// can reach the Entra ID authority host on every cluster it runs on (a warning).
+func checkSecrets(inv *Inventory) diag.List {
+	var out diag.List
+	for i := range inv.Teams {
+		t := &inv.Teams[i]
+		classes, syncs := map[string]string{}, map[string]string{}
+		for ai := range t.Spec.Apps {
+			a := &t.Spec.Apps[ai]
+			af := Index("spec.apps", ai)
+			for si, s := range a.Secrets {
+				sf := Index(Field(af, "secrets"), si)
+				class := a.Name + "-" + s.Name
+				if prev, dup := classes[class]; dup && !strings.HasPrefix(prev, af+".") {
+					out = append(out, netDiag(t, Field(sf, "name"), diag.Error, "rename the secret or the app: the two SecretProviderClasses would be one object",
+						"SecretProviderClass %q is also %s's", class, prev))
+				} else if !dup {
+					classes[class] = sf
+				}
+				if s.SyncSecret == "" {
+					continue
+				}
+				if prev, dup := syncs[s.SyncSecret]; dup && !strings.HasPrefix(prev, af+".") {
+					out = append(out, netDiag(t, Field(sf, "syncSecret"), diag.Error, "sync each Kubernetes Secret from one place; name another Secret",
+						"Secret %q is already synced by %s", s.SyncSecret, prev))
+				} else if !dup {
+					syncs[s.SyncSecret] = sf
+				}
+				if bad := clustersWhere(inv, t, func(c *Cluster) bool { return c.Spec.Flux.Repository.SecretName == s.SyncSecret }); len(bad) > 0 {
+					out = append(out, netDiag(t, Field(sf, "syncSecret"), diag.Error, "name another Secret",
+						"Secret %q is the Git credential Flux reads in every team namespace on %s %s", s.SyncSecret,
+						netPlural(len(bad), "cluster", "clusters"), strings.Join(bad, ", ")))
+				}
+			}
+			if a.Identity == nil || a.Identity.Azure == nil {
+				continue
+			}
+			if bad := clustersWhere(inv, t, func(c *Cluster) bool {
+				return c.Spec.CNI != spec.CNICilium && len(c.Spec.Egress.FQDNFallbackCIDRs) == 0
+			}); len(bad) > 0 {
+				out = append(out, netDiag(t, Field(Field(af, "identity"), "azure"), diag.Warning,
+					"run the app on Cilium clusters, or the platform sets spec.egress.fqdnFallbackCIDRs (or allows the Entra ID ranges) in "+clusterFiles(bad),
+					"app %q cannot reach the Entra ID authority host %s on %s %s to exchange its token: only Cilium clusters enforce host names",
+					a.Name, defaults.AzureAuthorityHost, netPlural(len(bad), "cluster", "clusters"), strings.Join(bad, ", ")))
+			}
+		}
+	}
+	return out.Sort()
 }

@@ -42,4 +42,7 @@ const (
 	// Deployment with the quarantine's reason and ticket.
 	QuarantineLabel      = "rampart.dev/quarantine"
 	QuarantineAnnotation = "rampart.dev/quarantine"
+	// AzureAuthorityHost is the Entra ID host an app with an Azure workload identity
+	// exchanges its token at (lib/identity.libsonnet renders egress to it).
+	AzureAuthorityHost = "login.microsoftonline.com"
 )

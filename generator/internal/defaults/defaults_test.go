@@ -35,6 +35,7 @@ local k = import 'k.libsonnet';
   teamLabel: d.teamLabel,
   quarantineLabel: d.quarantine.label,
   quarantineAnnotation: d.quarantine.annotation,
+  authorityHost: d.identity.azure.authorityHost,
 }`)
 	if err != nil {
 		t.Fatal(err)
@@ -56,6 +57,7 @@ local k = import 'k.libsonnet';
 		TeamLabel      string            `json:"teamLabel"`
 		QLabel         string            `json:"quarantineLabel"`
 		QAnnotation    string            `json:"quarantineAnnotation"`
+		AuthorityHost  string            `json:"authorityHost"`
 	}
 	if err := json.Unmarshal([]byte(js), &lib); err != nil {
 		t.Fatal(err)
@@ -78,6 +80,7 @@ local k = import 'k.libsonnet';
 		{"teamLabel", lib.TeamLabel, defaults.TeamLabel},
 		{"quarantine.label", lib.QLabel, defaults.QuarantineLabel},
 		{"quarantine.annotation", lib.QAnnotation, defaults.QuarantineAnnotation},
+		{"identity.azure.authorityHost", lib.AuthorityHost, defaults.AzureAuthorityHost},
 	} {
 		if c.lib != c.goValue {
 			t.Errorf("lib/defaults.libsonnet %s is %v, generator/internal/defaults says %v: change both", c.name, c.lib, c.goValue)
