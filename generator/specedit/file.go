@@ -9,6 +9,9 @@ import (
 	"github.com/rampart-gitops/rampart/generator/spec"
 )
 
+// maxFile is the largest spec the loader reads (1 MiB); a larger one is not a spec.
+const maxFile = 1 << 20
+
 // QuarantineFile quarantines an app in the spec file at path, in place.
 func QuarantineFile(path, app string, q spec.Quarantine) error {
 	return editFile(path, func(src []byte) ([]byte, error) { return Quarantine(src, app, q) })
@@ -22,8 +25,12 @@ func LiftFile(path, app string) error {
 // editFile rewrites a regular file (not a link) atomically, keeping its mode.
 func editFile(path string, edit func([]byte) ([]byte, error)) error {
 	st, err := os.Lstat(path)
-	if err == nil && !st.Mode().IsRegular() {
+	switch {
+	case err != nil:
+	case !st.Mode().IsRegular():
 		err = errors.New("not a regular file")
+	case st.Size() > maxFile:
+		err = fmt.Errorf("%d bytes is more than a spec may hold (%d)", st.Size(), maxFile)
 	}
 	if err != nil {
 		return fmt.Errorf("reading the spec: %w", err)
