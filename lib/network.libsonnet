@@ -55,9 +55,13 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
   names:: names,
 
   // hostEgress and cidrEgress split an app's egress by kind; the host egress its
-  // workload identity needs counts as declared.
-  hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''] + identity.egress(app),
-  cidrEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
+  // workload identity needs counts as declared. A quarantined app has none.
+  hostEgress(app)::
+    if quarantine.quarantined(app) then []
+    else [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''] + identity.egress(app),
+  cidrEgress(app)::
+    if quarantine.quarantined(app) then []
+    else [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
 
   cilium(cluster):: get(cluster.spec, 'cni', '') == 'cilium',
 
@@ -209,7 +213,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     tenant: $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
             [$.appPolicy(team, cluster, graph, a) for a in apps(team)] +
             (if $.cilium(cluster) then
-               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0 && !quarantine.quarantined(a)]
+               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
              else []),
     files: {},
   },
