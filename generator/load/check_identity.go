@@ -125,6 +125,13 @@ func checkSecretMount(f *fileCtx, field, p string, writable []string, mounts *[]
 		f.errorf(field, fmt.Sprintf("write it as %s", path.Clean(p)), "mount path %q is not clean", p)
 		return
 	}
+	for _, r := range reservedMounts {
+		if nested(p, r) {
+			f.errorf(field, "mount the secrets in a directory of their own, e.g. /mnt/secrets",
+				"mount path %q collides with %s, %s", p, r, reservedWhy[r])
+			return
+		}
+	}
 	for _, w := range writable {
 		if nested(p, w) {
 			f.errorf(field, "mount the secrets outside the writable paths, e.g. /mnt/secrets, so the app cannot write over them and no emptyDir hides them",
@@ -139,6 +146,19 @@ func checkSecretMount(f *fileCtx, field, p string, writable []string, mounts *[]
 		}
 	}
 	*mounts = append(*mounts, mount{path: p, secret: strings.TrimSuffix(field, ".mountPath")})
+}
+
+// reservedMounts are directories a secret may not be mounted at, over or inside:
+// the kernel's, and where Kubernetes and Azure Workload Identity's webhook mount the
+// pod's tokens (a second mount there makes the pod invalid, or hides the token).
+var reservedMounts = []string{"/dev", "/proc", "/run/secrets", "/sys", "/var/run/secrets"}
+
+var reservedWhy = map[string]string{
+	"/dev":             "the container's devices",
+	"/proc":            "the kernel's process filesystem",
+	"/sys":             "the kernel's sysfs",
+	"/run/secrets":     "where tokens are mounted (/var/run is /run)",
+	"/var/run/secrets": "where the workload identity token is mounted (/var/run/secrets/azure/tokens)",
 }
 
 // mount is a secret's mount path and the secret's field.
