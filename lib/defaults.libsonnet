@@ -49,6 +49,14 @@
   // The node's cloud metadata endpoint (instance metadata, managed identity tokens):
   // no team pod reaches it (lib/network.libsonnet).
   cloudMetadata: { address: '169.254.169.254', policyName: 'rampart-deny-cloud-metadata' },
+  // Workload identity (lib/identity.libsonnet): the Entra ID authority host an app
+  // with an Azure identity exchanges its ServiceAccount token at, on 443.
+  identity: { azure: { authorityHost: 'login.microsoftonline.com' } },
+  // Quarantine (lib/quarantine.libsonnet): every allow Rampart renders selects only
+  // pods without this label, so `kubectl label pod … rampart.dev/quarantine=true`
+  // cuts a pod off at once; a quarantined app's Deployment carries the annotation
+  // (its reason and ticket), which `rampart reach` reports.
+  quarantine: { label: 'rampart.dev/quarantine', annotation: 'rampart.dev/quarantine' },
   // Mesh (lib/mesh.libsonnet): where Istio lives and its SPIFFE trust domain.
   mesh: { rootNamespace: 'istio-system', trustDomain: 'cluster.local' },
   // Linkerd (lib/linkerd.libsonnet): its control plane's namespace (mesh.rootNamespace

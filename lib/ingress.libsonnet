@@ -196,7 +196,8 @@ local solver(cluster) =
     files: {
       [app.name + '.yaml']: exposed(team, cluster, app)
       for app in team.spec.apps
-      if k.get(app, 'expose', null) != null
+      // A quarantined app is taken out of its routes (quarantine.libsonnet).
+      if k.get(app, 'expose', null) != null && k.get(app, 'quarantine', null) == null
     },
   },
 

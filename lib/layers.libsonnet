@@ -8,4 +8,6 @@
   import 'ingress.libsonnet',
   import 'admission.libsonnet',
   import 'runtime.libsonnet',
+  import 'identity.libsonnet',
+  import 'quarantine.libsonnet',
 ]

@@ -19,6 +19,7 @@ local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local enforcement = import 'enforcement.libsonnet';
 local intents = import 'intents.libsonnet';
+local quarantine = import 'quarantine.libsonnet';
 local workload = import 'workload.libsonnet';
 
 local get = k.get;
@@ -91,7 +92,8 @@ local policy = 'policy.linkerd.io';
     local http = workload.protocol(app) != 'tcp';
     local restricted(e) = http && (std.length(e.methods) > 0 || std.length(e.paths) > 0);
     local gw = get(cluster.spec.mesh, 'ingressGateway', null);
-    local exposed = get(app, 'expose', null) != null && gw != null && get(gw, 'serviceAccount', '') != '';
+    // A quarantined app is out of its routes: the gateway may not reach it either.
+    local exposed = !quarantine.quarantined(app) && get(app, 'expose', null) != null && gw != null && get(gw, 'serviceAccount', '') != '';
     local gwIdentity = if exposed then $.identity(cluster, gw.namespace, gw.serviceAccount) else null;
     local prefixes = get(get(app, 'expose', {}), 'paths', ['/']);
     local gwRestricted = exposed && http && !std.member(prefixes, '/');
@@ -101,7 +103,9 @@ local policy = 'policy.linkerd.io';
     local limited = [e for e in inbound if restricted(e)];
     local server = k.object(policy + '/v1beta3', 'Server', app.name, ns, k.labels(ns, app.name)) {
       spec: {
-        podSelector: { matchLabels: k.selector(app.name) },
+        // A pod labelled rampart.dev/quarantine is in no Server: the namespace's
+        // default inbound policy (deny) refuses every request to it.
+        podSelector: quarantine.podSelector(k.selector(app.name)),
         port: workload.portName(app),
         proxyProtocol: proxyProtocol(app),
         accessPolicy: $.access(team, cluster),

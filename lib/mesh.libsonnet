@@ -12,6 +12,7 @@ local d = import 'defaults.libsonnet';
 local enforcement = import 'enforcement.libsonnet';
 local k = import 'k.libsonnet';
 local intents = import 'intents.libsonnet';
+local quarantine = import 'quarantine.libsonnet';
 
 local get = k.get;
 local apiVersion = 'security.istio.io/v1';
@@ -80,7 +81,8 @@ local apiVersion = 'security.istio.io/v1';
           to: [{ operation: { ports: [std.toString(app.port)], [if std.length(paths) > 0 then 'paths']: paths } }],
         }] else []
       );
-    if std.length(rules) == 0 then []
+    // A quarantined app's DENY policy (quarantine.libsonnet) takes this one's place.
+    if std.length(rules) == 0 || quarantine.quarantined(app) then []
     else [
       k.object(apiVersion, 'AuthorizationPolicy', app.name, ns, k.labels(ns, app.name)) {
         spec: {

@@ -10,10 +10,12 @@
 // so neither can widen a rule, drop the baseline, or open egress the platform refuses.
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
+local identity = import 'identity.libsonnet';
 local intents = import 'intents.libsonnet';
 local calico = import 'calico.libsonnet';
 local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
+local quarantine = import 'quarantine.libsonnet';
 
 local nsLabel = 'kubernetes.io/metadata.name';
 
@@ -54,9 +56,14 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
 {
   names:: names,
 
-  // hostEgress and cidrEgress split an app's egress by kind.
-  hostEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''],
-  cidrEgress(app):: [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
+  // hostEgress and cidrEgress split an app's egress by kind; the host egress its
+  // workload identity needs counts as declared. A quarantined app has none.
+  hostEgress(app)::
+    if quarantine.quarantined(app) then []
+    else [e for e in get(app, 'egress', []) if get(e, 'host', '') != ''] + identity.egress(app),
+  cidrEgress(app)::
+    if quarantine.quarantined(app) then []
+    else [e for e in get(app, 'egress', []) if get(e, 'cidr', '') != ''],
 
   cilium(cluster):: get(cluster.spec, 'cni', '') == 'cilium',
 
@@ -64,6 +71,8 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
   local tcp(port) = [{ protocol: 'TCP', port: port }],
   local nsSelector(name) = { matchLabels: { [nsLabel]: name } },
   local podsOf(ns, labels) = { namespaceSelector: nsSelector(ns), podSelector: { matchLabels: labels } },
+  // appPeer is an app's pods as a peer: those not quarantined.
+  local appPeer(ns, app) = { namespaceSelector: nsSelector(ns), podSelector: quarantine.podSelector(k.selector(app)) },
 
   // ipBlock is an egress peer for a CIDR; one that holds the cloud metadata endpoint
   // carries it as an except, so no CIDR a team asks for reaches the node's metadata.
@@ -87,7 +96,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
         policyTypes: ['Ingress', 'Egress'],
       }),
       $.policy(names.dns, ns, {
-        podSelector: {},
+        podSelector: quarantine.podSelector({}),
         policyTypes: ['Egress'],
         egress: [{
           to: [podsOf(dns.namespace, dns.podLabels)],
@@ -97,7 +106,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     ] + (
       if mesh.sidecars(cluster) then [
         $.policy(names.mesh, ns, {
-          podSelector: {},
+          podSelector: quarantine.podSelector({}),
           policyTypes: ['Egress'],
           egress: [{
             to: [podsOf(mesh.rootNamespace(cluster), mesh.istiodLabels)],
@@ -106,7 +115,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
         }),
       ] else if linkerd.enabled(cluster) then [
         $.policy(names.mesh, ns, {
-          podSelector: {},
+          podSelector: quarantine.podSelector({}),
           policyTypes: ['Egress'],
           egress: [{
             to: [podsOf(linkerd.controlPlaneNamespace(cluster), linkerd.controlPlaneLabels(cluster))],
@@ -138,15 +147,16 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     local outbound = intents.outgoing(graph, app);
     local exposed = get(app, 'expose', null) != null;
     local hosts = $.hostEgress(app);
-    local ingress =
+    local cut = quarantine.quarantined(app);
+    local ingress = if cut then [] else
       (if exposed then [{ from: $.ingressSources(cluster), ports: tcp(app.port) }] else []) +
       [
-        { from: [podsOf(e.from.team, k.selector(e.from.app))], ports: tcp(e.to.port) }
+        { from: [appPeer(e.from.team, e.from.app)], ports: tcp(e.to.port) }
         for e in inbound
       ];
-    local egress =
+    local egress = if cut then [] else
       [
-        { to: [podsOf(e.to.team, k.selector(e.to.app))], ports: tcp(e.to.port) }
+        { to: [appPeer(e.to.team, e.to.app)], ports: tcp(e.to.port) }
         for e in outbound
       ] +
       [
@@ -159,7 +169,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
          if std.length($.fallbackCIDRs(cluster)) > 0
        ]);
     $.policy(app.name, ns, {
-      podSelector: { matchLabels: k.selector(app.name) },
+      podSelector: quarantine.podSelector(k.selector(app.name)),
       policyTypes: ['Ingress', 'Egress'],
       [if std.length(ingress) > 0 then 'ingress']: uniq(ingress),
       [if std.length(egress) > 0 then 'egress']: uniq(egress),
@@ -175,7 +185,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     local ciliumPorts(ps) = [{ port: std.toString(p.port), protocol: get(p, 'protocol', 'TCP') } for p in ps];
     k.object('cilium.io/v2', 'CiliumNetworkPolicy', app.name, ns, k.labels(ns, app.name)) {
       spec: {
-        endpointSelector: { matchLabels: k.selector(app.name) },
+        endpointSelector: quarantine.podSelector(k.selector(app.name)),
         egress: [
           {
             toEndpoints: [{
@@ -204,7 +214,7 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
     if std.length(exposed) == 0 || cluster.spec.tls.issuer.solver != 'http01' then []
     else [
       $.policy(names.acmeSolver, team.metadata.name, {
-        podSelector: { matchLabels: { 'acme.cert-manager.io/http01-solver': 'true' } },
+        podSelector: quarantine.podSelector({ 'acme.cert-manager.io/http01-solver': 'true' }),
         policyTypes: ['Ingress'],
         ingress: [{ from: $.ingressSources(cluster), ports: tcp(8089) }],
       }),

@@ -2,7 +2,9 @@
 // the Pod Security Standard "restricted" level, a Service, and a PodDisruptionBudget
 // and topology spread when the app runs more than one replica.
 local d = import 'defaults.libsonnet';
+local identity = import 'identity.libsonnet';
 local k = import 'k.libsonnet';
+local quarantine = import 'quarantine.libsonnet';
 
 local portName(protocol) = if protocol == 'tcp' then 'tcp' else protocol;
 
@@ -48,7 +50,9 @@ local mebibytes(q) =
 
   serviceAccount(team, app)::
     local ns = team.metadata.name;
+    local annotations = identity.serviceAccountAnnotations(app);
     k.object('v1', 'ServiceAccount', app.name, ns, k.labels(ns, app.name)) {
+      [if std.length(annotations) > 0 then 'metadata']+: { annotations: annotations },
       automountServiceAccountToken: false,
     },
 
@@ -60,6 +64,9 @@ local mebibytes(q) =
     local port = $.portName(app);
     local probes = k.get(app, 'probes', {});
     local volumes = $.writableVolumes(app);
+    local secretVolumes = identity.volumes(app);
+    local mounts = [{ name: v.name, mountPath: v.path } for v in volumes] + identity.volumeMounts(app);
+    local annotations = quarantine.annotations(app);
     local ephemeral = $.ephemeralStorage(app);
     local selector = k.selector(app.name);
     local container = {
@@ -85,18 +92,19 @@ local mebibytes(q) =
         capabilities: { drop: ['ALL'] },
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      [if std.length(volumes) > 0 then 'volumeMounts']: [{ name: v.name, mountPath: v.path } for v in volumes],
+      [if std.length(mounts) > 0 then 'volumeMounts']: mounts,
       [if k.get(probes, 'liveness', null) != null then 'livenessProbe']: probe(probes.liveness, port),
       readinessProbe: if k.get(probes, 'readiness', null) != null then probe(probes.readiness, port) else tcpReadiness(port),
       [if k.get(probes, 'startup', null) != null then 'startupProbe']: probe(probes.startup, port),
     };
     k.object('apps/v1', 'Deployment', app.name, ns, k.labels(ns, app.name)) {
+      [if std.length(annotations) > 0 then 'metadata']+: { annotations: annotations },
       spec: {
         replicas: replicas,
         revisionHistoryLimit: d.app.revisionHistoryLimit,
         selector: { matchLabels: selector },
         template: {
-          metadata: { labels: k.labels(ns, app.name) + selector },
+          metadata: { labels: k.labels(ns, app.name) + selector + identity.podLabels(app) },
           spec: {
             serviceAccountName: app.name,
             automountServiceAccountToken: false,
@@ -110,10 +118,10 @@ local mebibytes(q) =
               seccompProfile: { type: 'RuntimeDefault' },
             },
             containers: [container],
-            [if std.length(volumes) > 0 then 'volumes']: [
+            [if std.length(volumes) + std.length(secretVolumes) > 0 then 'volumes']: [
               { name: v.name, emptyDir: { sizeLimit: d.app.writableSizeLimitMi + 'Mi' } }
               for v in volumes
-            ],
+            ] + secretVolumes,
             [if replicas > 1 then 'topologySpreadConstraints']: [
               {
                 maxSkew: 1,

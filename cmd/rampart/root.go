@@ -160,6 +160,7 @@ Exit codes:
 		newPRCmd(opts),
 		newScanCmd(opts),
 		newSchemaCmd(opts),
+		newQuarantineCmd(opts),
 		newVersionCmd(opts),
 	)
 	return cmd

@@ -149,6 +149,7 @@ func checkApp(f *fileCtx, field string, a *spec.App) {
 	}
 	checkResources(f, Field(field, "resources"), a.Resources)
 	checkWritablePaths(f, Field(field, "writablePaths"), a.WritablePaths)
+	checkIdentity(f, field, a)
 	vars := map[string]string{}
 	for i, e := range a.Env {
 		ef := Index(Field(field, "env"), i)

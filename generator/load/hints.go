@@ -70,7 +70,20 @@ var patternHints = map[string]string{
 	"ephemeralStorage":  "write a whole number of Mi or Gi, e.g. 512Mi or 2Gi",
 }
 
-func patternHint(name string) string {
+// patternHintsByPattern say what a pattern wants where the field's name does not
+// tell (an object's name in a vault is not an environment variable's).
+var patternHintsByPattern = map[string]string{
+	"^[a-zA-Z0-9-]+$":                    "write the object's name in the vault: letters, digits and '-', e.g. db-password",
+	"^[a-zA-Z0-9][-._a-zA-Z0-9]*$":       "write a file name: letters, digits, '-', '_' and '.', starting with a letter or digit, e.g. db-password",
+	"^[a-zA-Z][-a-zA-Z0-9]+[a-zA-Z0-9]$": "write the Key Vault's name: 3 to 24 letters, digits and '-', starting with a letter, e.g. payments-weu",
+	"^[a-zA-Z0-9]+$":                     "write the object version's ID (32 hexadecimal digits in Key Vault), or leave it out for the latest",
+	"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$": "write the ID as a UUID, e.g. 72f988bf-86f1-41af-91ab-2d7cd011db47",
+}
+
+func patternHint(name, pattern string) string {
+	if h, ok := patternHintsByPattern[pattern]; ok {
+		return h
+	}
 	return patternHints[name]
 }
 

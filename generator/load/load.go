@@ -92,6 +92,7 @@ func LoadWith(root fs.FS, opts Options) (*Inventory, error) {
 	l.diags = append(l.diags, checkIngress(inv)...)
 	l.diags = append(l.diags, checkNetwork(inv)...)
 	l.diags = append(l.diags, checkEnforcement(inv)...)
+	l.diags = append(l.diags, checkSecrets(inv)...)
 	l.diags = append(l.diags, checkRegistries(inv)...)
 	if err := l.diags.Err(); err != nil {
 		// What parsed is worth remembering even so: the next load, once the input

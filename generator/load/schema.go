@@ -197,7 +197,7 @@ func describe(root *jsonschema.Schema, doc *document, e *jsonschema.ValidationEr
 			msg, hint := dnsLabelProblem(k.Got)
 			return []problem{{field: field, message: msg, hint: hint}}
 		}
-		return []problem{{field: field, message: fmt.Sprintf("%q does not match the pattern %s", k.Got, k.Want), hint: patternHint(name)}}
+		return []problem{{field: field, message: fmt.Sprintf("%q does not match the pattern %s", k.Got, k.Want), hint: patternHint(name, k.Want)}}
 	case *kind.Minimum:
 		if isAppPort(field) {
 			msg, hint := privilegedPort(got)

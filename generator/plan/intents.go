@@ -92,7 +92,8 @@ func IntentGraph(teams []*load.Team) map[string]Intents {
 
 // resolve turns one call into its edge, or false when it renders nothing on this
 // cluster: the callee's team does not run here, the app or port does not exist (the
-// loader reports those), or the callee does not consent (an error the loader reports).
+// loader reports those), the callee does not consent (an error the loader reports),
+// or either app is quarantined.
 func resolve(teams map[string]*load.Team, t *load.Team, a *spec.App, c spec.Call) (Edge, bool) {
 	calleeTeam := cmp.Or(c.Team, t.Metadata.Name)
 	ct, ok := teams[calleeTeam]
@@ -104,6 +105,11 @@ func resolve(teams map[string]*load.Team, t *load.Team, a *spec.App, c spec.Call
 		return Edge{}, false
 	}
 	callee := &ct.Spec.Apps[i]
+	if a.Quarantine != nil || callee.Quarantine != nil {
+		// A quarantined app calls nothing and is called by nothing: no layer renders
+		// the call on either side (lib/quarantine.libsonnet).
+		return Edge{}, false
+	}
 	port := cmp.Or(c.Port, callee.Port)
 	if port != callee.Port || !load.Consents(calleeTeam, callee, t.Metadata.Name, a.Name) {
 		return Edge{}, false

@@ -164,12 +164,12 @@ func TestPullRequestIdempotent(t *testing.T) {
 	if branch != first.Commit || git(t, bare, "rev-parse", branch+"^") != main {
 		t.Errorf("rampart/render = %s (parent %s), want the render commit on main %s", branch, git(t, bare, "rev-parse", branch+"^"), main)
 	}
-	if got := git(t, bare, "log", "-1", "--format=%an <%ae>%n%s", branch); !strings.HasPrefix(got, "rampart[bot] <rampart@example.com>\nrender: ledger (+0 ~1 -0 objects)") {
+	if got := git(t, bare, "log", "-1", "--format=%an <%ae>%n%s", branch); !strings.HasPrefix(got, "rampart[bot] <rampart@example.com>\nrender: ledger (+0 ~2 -0 objects)") {
 		t.Errorf("commit author and subject = %q", got)
 	}
 	files := git(t, bare, "diff", "--name-only", main, branch)
-	if files != "clusters/prod-weu/tenants/ledger.yaml" {
-		t.Errorf("the render commit changes %q, want only ledger's authorization policy", files)
+	if files != "clusters/prod-weu/tenants/ledger.yaml\nclusters/stage-neu/tenants/ledger.yaml" {
+		t.Errorf("the render commit changes %q, want only ledger's authorization policies (Istio on prod-weu, Linkerd on stage-neu)", files)
 	}
 	pr := b.fake.Pulls[0]
 	if !strings.HasPrefix(pr.Body, review.Marker) || !strings.Contains(pr.Body, "```mermaid") || pr.Title != first.Report.Title("render: ") ||

@@ -130,6 +130,24 @@ func (r *Report) write(w io.Writer, md bool) error {
 		fmt.Fprintf(w, "%d allowed flows are allowed only because policies are in audit: they WOULD BE DENIED once enforced (listed below).\n", s.WouldDeny)
 	}
 
+	var quarantined []Workload
+	for _, wl := range r.Workloads {
+		if wl.Quarantine != "" {
+			quarantined = append(quarantined, wl)
+		}
+	}
+	if len(quarantined) > 0 {
+		heading("Quarantined (cut off: no allow Rampart renders selects them)")
+		q := &table{md: md}
+		q.row("WORKLOAD", "WHY")
+		for _, wl := range quarantined {
+			q.row(wl.ID(), wl.Quarantine)
+		}
+		if err := q.write(w); err != nil {
+			return err
+		}
+	}
+
 	heading("Matrix (rows call columns; ports in the flows below)")
 	grid := &table{md: md}
 	head := []string{"FROM \\ TO"}

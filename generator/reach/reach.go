@@ -79,6 +79,10 @@ type Workload struct {
 	// Meshed says whether the workload's pods join the mesh (Istio's injection label
 	// or ambient mode, Linkerd's injection annotation).
 	Meshed bool `json:"meshed"`
+	// Quarantine says why the workload is quarantined, when it is: its spec's
+	// quarantine (the Deployment's rampart.dev/quarantine annotation) or the
+	// rampart.dev/quarantine label on its pods.
+	Quarantine string `json:"quarantine,omitempty"`
 
 	// annotations are the pod template's annotations (Linkerd reads its own there).
 	annotations map[string]string
@@ -441,13 +445,15 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		if err != nil || !ok {
 			return cmp.Or(err, fmt.Errorf("%s has no pod template", manifest.Ref(o)))
 		}
-		w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: tmpl.Labels, ServiceAccount: cmp.Or(tmpl.Spec.ServiceAccountName, "default"), annotations: tmpl.Annotations}
-		for _, ctr := range tmpl.Spec.Containers {
-			for _, p := range ctr.Ports {
-				w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
-			}
+		m.addWorkload(o, tmpl.Labels, tmpl.Annotations, tmpl.Spec)
+	case "Pod":
+		// A pod on its own: what a chart renders, or a running pod added to a
+		// rendered tree (a pod labelled rampart.dev/quarantine, to see it cut off).
+		p, err := decode[corev1.Pod](o)
+		if err != nil {
+			return err
 		}
-		m.workloads = append(m.workloads, w)
+		m.addWorkload(o, p.Labels, p.Annotations, p.Spec)
 	case "NetworkPolicy.networking.k8s.io":
 		p, err := decode[networkingv1.NetworkPolicy](o)
 		if err != nil {
@@ -490,6 +496,22 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		return m.addEngine(o)
 	}
 	return nil
+}
+
+// addWorkload adds a workload whose pods have these labels and spec.
+func (m *model) addWorkload(o *unstructured.Unstructured, labels, annotations map[string]string, pod corev1.PodSpec) {
+	w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: labels, ServiceAccount: cmp.Or(pod.ServiceAccountName, "default"), annotations: annotations}
+	for _, ctr := range pod.Containers {
+		for _, p := range ctr.Ports {
+			w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
+		}
+	}
+	if v, ok := labels[defaults.QuarantineLabel]; ok {
+		w.Quarantine = "its pods are labelled " + defaults.QuarantineLabel + "=" + v
+	} else if reason, ok := o.GetAnnotations()[defaults.QuarantineAnnotation]; ok {
+		w.Quarantine = "its spec quarantines it: " + reason
+	}
+	m.workloads = append(m.workloads, w)
 }
 
 // meshKeys are the namespace and pod labels meshed reads.

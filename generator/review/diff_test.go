@@ -58,7 +58,7 @@ func TestDiffSemantic(t *testing.T) {
 		"~ Deployment/payments/api",
 		"container api: image registry.example.com/payments/api 1.4.2 → 1.4.3 (digest sha256:c3422e090ffb → sha256:0123456789ab)",
 		"~ NetworkPolicy/payments/api",
-		"+egress pods[app=api] → 10.0.0.0/8:5432/TCP",
+		"+egress pods[app=api,!rampart.dev/quarantine] → 10.0.0.0/8:5432/TCP",
 		"- Service/storefront/echo",
 	} {
 		if !strings.Contains(text.String(), want) {

@@ -160,7 +160,15 @@ func selector(v any) string {
 		for _, v := range list(e["values"]) {
 			vals = append(vals, str(v))
 		}
-		parts = append(parts, fmt.Sprintf("%s %s (%s)", str(e["key"]), str(e["operator"]), strings.Join(vals, ",")))
+		// Kubernetes' own selector syntax (kubectl -l): !key, key, key in (a,b).
+		switch key := str(e["key"]); str(e["operator"]) {
+		case "DoesNotExist":
+			parts = append(parts, "!"+key)
+		case "Exists":
+			parts = append(parts, key)
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s (%s)", key, strings.ToLower(str(e["operator"])), strings.Join(vals, ",")))
+		}
 	}
 	if len(parts) == 0 {
 		return "*"

@@ -108,6 +108,97 @@ type App struct {
 	Egress []Egress `json:"egress,omitempty"`
 	// Runtime is what the app does at run time, for its Falco rules.
 	Runtime *AppRuntime `json:"runtime,omitempty"`
+	// Identity is the app's cloud identity, through workload identity: its
+	// ServiceAccount's token is exchanged for the cloud identity's, so the app holds
+	// no cloud credential.
+	Identity *Identity `json:"identity,omitempty"`
+	// Secrets are mounted read-only from a cloud secret store through the Secrets
+	// Store CSI driver, with the app's identity; never written to Git.
+	Secrets []Secret `json:"secrets,omitempty"`
+	// Quarantine cuts the app off: its pods keep running (for forensics), but every
+	// allow for them goes (no ingress, no egress but DNS, out of its routes).
+	Quarantine *Quarantine `json:"quarantine,omitempty"`
+}
+
+// Identity is an app's cloud identity. Azure is the only cloud so far; another
+// cloud is another field.
+type Identity struct {
+	// Azure is a Microsoft Entra ID workload identity: a user-assigned managed
+	// identity or app registration whose federated credential trusts the app's
+	// ServiceAccount (system:serviceaccount:<team>:<app>) on the cluster's issuer.
+	Azure *AzureIdentity `json:"azure,omitempty"`
+}
+
+// AzureIdentity is a Microsoft Entra ID workload identity.
+type AzureIdentity struct {
+	// ClientID is the identity's client (application) ID, a UUID.
+	ClientID string `json:"clientID" jsonschema:"pattern=^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"`
+}
+
+// Secret is a set of objects from one secret store, mounted as files.
+type Secret struct {
+	// Name names the SecretProviderClass (<app>-<name>) and the volume; a DNS label
+	// unique within the app.
+	Name string `json:"name" jsonschema:"pattern=^[a-z]([-a-z0-9]*[a-z0-9])?$,maxLength=40"`
+	// MountPath is the absolute directory the objects appear in, read-only, one file
+	// per object; it may not be or contain a writable path, nor lie inside one.
+	MountPath string `json:"mountPath" jsonschema:"pattern=^/"`
+	// AzureKeyVault reads the objects from an Azure Key Vault with the app's Azure
+	// identity.
+	AzureKeyVault *AzureKeyVault `json:"azureKeyVault,omitempty"`
+	// SyncSecret, when set, is the name of a Kubernetes Secret in the team's
+	// namespace the driver keeps in step with the objects (one key per object's file
+	// name) while a pod mounts them, for secretEnv.
+	SyncSecret string `json:"syncSecret,omitempty" jsonschema:"pattern=^[a-z0-9]([-a-z0-9]*[a-z0-9])?$,maxLength=63"`
+}
+
+// AzureKeyVault is an Azure Key Vault and the objects read from it.
+type AzureKeyVault struct {
+	// VaultName is the Key Vault's name (3 to 24 letters, digits and '-').
+	VaultName string `json:"vaultName" jsonschema:"pattern=^[a-zA-Z][-a-zA-Z0-9]+[a-zA-Z0-9]$,minLength=3,maxLength=24"`
+	// TenantID is the Entra ID tenant the vault belongs to, a UUID.
+	TenantID string `json:"tenantID" jsonschema:"pattern=^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"`
+	// Objects are the vault's secrets, keys and certificates to mount.
+	Objects []VaultObject `json:"objects" jsonschema:"minItems=1"`
+}
+
+// VaultObjectType is the kind of a Key Vault object.
+type VaultObjectType string
+
+// Key Vault object types, as the Azure provider names them.
+const (
+	VaultSecret VaultObjectType = "secret"
+	VaultKey    VaultObjectType = "key"
+	VaultCert   VaultObjectType = "cert"
+)
+
+// VaultObject is one Key Vault object.
+type VaultObject struct {
+	// Name is the object's name in the vault (1 to 127 letters, digits and '-').
+	Name string `json:"name" jsonschema:"pattern=^[a-zA-Z0-9-]+$,maxLength=127"`
+	// Type is secret (default), key or cert.
+	Type VaultObjectType `json:"type,omitempty" jsonschema:"enum=secret,enum=key,enum=cert,default=secret"`
+	// Version pins a version of the object (default: the latest).
+	Version string `json:"version,omitempty" jsonschema:"pattern=^[a-zA-Z0-9]+$,maxLength=64"`
+	// Alias is the file name the object is mounted as (default: its name), and its
+	// key in the synced Secret.
+	Alias string `json:"alias,omitempty" jsonschema:"pattern=^[a-zA-Z0-9][-._a-zA-Z0-9]*$,maxLength=127"`
+}
+
+// FileName is the file an object is mounted as: its alias, else its name.
+func (o VaultObject) FileName() string {
+	if o.Alias != "" {
+		return o.Alias
+	}
+	return o.Name
+}
+
+// Quarantine says why an app is cut off.
+type Quarantine struct {
+	// Reason says what happened, for the reviewers and the rendered objects.
+	Reason string `json:"reason" jsonschema:"minLength=10,maxLength=200"`
+	// Ticket is the incident's ticket or URL.
+	Ticket string `json:"ticket,omitempty" jsonschema:"maxLength=200"`
 }
 
 // AppRuntime is what an app runs, for its runtime detection rules.

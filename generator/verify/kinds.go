@@ -28,7 +28,7 @@ func gvk(groupVersion, k string) schema.GroupVersionKind {
 
 // kinds are the kinds Rampart may render: the core kinds and each layer's, every one
 // with its upstream type. Anything else is refused.
-var kinds = mergeKinds(coreKinds, networkKinds, engineKinds, ingressKinds, gitCredentialKinds, admissionKinds)
+var kinds = mergeKinds(coreKinds, networkKinds, engineKinds, ingressKinds, gitCredentialKinds, admissionKinds, secretsKinds)
 
 func mergeKinds(sets ...map[schema.GroupVersionKind]kind) map[schema.GroupVersionKind]kind {
 	out := map[schema.GroupVersionKind]kind{}

@@ -210,6 +210,7 @@ func (v *verifier) object(f *manifest.File, o *unstructured.Unstructured) {
 		v.checkRole(f, o)
 	}
 	v.checkBinding(f, o)
+	v.checkQuarantine(f, o)
 	if tmpl, ok, err := manifest.PodTemplate(o); err != nil {
 		v.obj(f, o, err.Error(), "")
 	} else if ok {

@@ -117,6 +117,22 @@ func TestHostileInputIsRefused(t *testing.T) {
 			want: []string{"Deployment/kube-system/api", "may change objects but not add, rename or move them"},
 		},
 		{
+			name: "an allow forgets to leave quarantined pods out",
+			mutate: func(c *manifest.Cluster) {
+				for _, f := range c.Files {
+					if f.Path != "clusters/dev/tenants/payments.yaml" {
+						continue
+					}
+					for _, o := range f.Objects {
+						if o.GetKind() == "NetworkPolicy" && o.GetName() == "allow-dns" {
+							_ = unstructured.SetNestedMap(o.Object, map[string]any{}, "spec", "podSelector")
+						}
+					}
+				}
+			},
+			want: []string{"NetworkPolicy/payments/allow-dns", "allows traffic to pods labelled rampart.dev/quarantine", "DoesNotExist"},
+		},
+		{
 			name: "a team file holds a cluster-scoped object",
 			mutate: func(c *manifest.Cluster) {
 				for _, f := range c.Files {

@@ -37,4 +37,12 @@ const (
 	CloudMetadataPolicy  = "rampart-deny-cloud-metadata"
 	// TeamLabel is the label Rampart puts on every team namespace.
 	TeamLabel = "rampart.dev/team"
+	// QuarantineLabel is the pod label that cuts a pod off: no allow Rampart renders
+	// selects a pod with it. QuarantineAnnotation marks a quarantined app's
+	// Deployment with the quarantine's reason and ticket.
+	QuarantineLabel      = "rampart.dev/quarantine"
+	QuarantineAnnotation = "rampart.dev/quarantine"
+	// AzureAuthorityHost is the Entra ID host an app with an Azure workload identity
+	// exchanges its token at (lib/identity.libsonnet renders egress to it).
+	AzureAuthorityHost = "login.microsoftonline.com"
 )

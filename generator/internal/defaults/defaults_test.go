@@ -33,6 +33,9 @@ local k = import 'k.libsonnet';
   metadata: d.cloudMetadata.address,
   metadataPolicy: d.cloudMetadata.policyName,
   teamLabel: d.teamLabel,
+  quarantineLabel: d.quarantine.label,
+  quarantineAnnotation: d.quarantine.annotation,
+  authorityHost: d.identity.azure.authorityHost,
 }`)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +55,9 @@ local k = import 'k.libsonnet';
 		Metadata       string            `json:"metadata"`
 		MetadataPolicy string            `json:"metadataPolicy"`
 		TeamLabel      string            `json:"teamLabel"`
+		QLabel         string            `json:"quarantineLabel"`
+		QAnnotation    string            `json:"quarantineAnnotation"`
+		AuthorityHost  string            `json:"authorityHost"`
 	}
 	if err := json.Unmarshal([]byte(js), &lib); err != nil {
 		t.Fatal(err)
@@ -72,6 +78,9 @@ local k = import 'k.libsonnet';
 		{"cloudMetadata.address", lib.Metadata, defaults.CloudMetadataAddress},
 		{"cloudMetadata.policyName", lib.MetadataPolicy, defaults.CloudMetadataPolicy},
 		{"teamLabel", lib.TeamLabel, defaults.TeamLabel},
+		{"quarantine.label", lib.QLabel, defaults.QuarantineLabel},
+		{"quarantine.annotation", lib.QAnnotation, defaults.QuarantineAnnotation},
+		{"identity.azure.authorityHost", lib.AuthorityHost, defaults.AzureAuthorityHost},
 	} {
 		if c.lib != c.goValue {
 			t.Errorf("lib/defaults.libsonnet %s is %v, generator/internal/defaults says %v: change both", c.name, c.lib, c.goValue)
