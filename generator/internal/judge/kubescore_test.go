@@ -30,7 +30,35 @@ var acceptedKubeScore = []struct {
 		"it admits the HTTP-01 solver pods cert-manager creates while a certificate is issued"},
 }
 
-func acceptedFinding(f judge.KubeScoreFinding) bool {
+// stagedNamespaces are the namespaces of a rendered cluster whose network layer is
+// in audit on Calico: their tenant file stages the NetworkPolicies
+// (StagedKubernetesNetworkPolicy), so no NetworkPolicy selects their pods yet, by
+// design, and kube-score, which reads only NetworkPolicies, says so.
+func stagedNamespaces(t *testing.T, dir string) map[string]bool {
+	t.Helper()
+	tenants, err := filepath.Glob(filepath.Join(dir, "tenants", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := map[string]bool{}
+	for _, p := range tenants {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "\nkind: StagedKubernetesNetworkPolicy\n") {
+			staged[strings.TrimSuffix(filepath.Base(p), ".yaml")] = true
+		}
+	}
+	return staged
+}
+
+func acceptedFinding(f judge.KubeScoreFinding, staged map[string]bool) bool {
+	if f.Check == "pod-networkpolicy" && f.Summary == "The pod does not have a matching NetworkPolicy" {
+		if parts := strings.Split(f.Object, "/"); len(parts) == 3 && staged[parts[1]] {
+			return true
+		}
+	}
 	for _, a := range acceptedKubeScore {
 		if f.Check == a.check && f.Summary == a.summary && strings.HasSuffix(f.Object, a.objectSuffix) {
 			return true
@@ -75,6 +103,7 @@ func TestKubeScoreExamples(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			staged := stagedNamespaces(t, dir)
 			begin := time.Now()
 			findings, err := ks.Score(ctx, "v1.33", files)
 			if err != nil {
@@ -85,7 +114,7 @@ func TestKubeScoreExamples(t *testing.T) {
 				switch {
 				case f.Grade > judge.GradeCritical:
 					warnings++
-				case acceptedFinding(f):
+				case acceptedFinding(f, staged):
 					accepted++
 				default:
 					critical++
