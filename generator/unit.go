@@ -349,13 +349,13 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	if diags.Err() != nil {
 		return
 	}
+	if r.cache == nil {
+		return // --no-cache: the bytes stay here
+	}
 	entry := &cache.Entry{Files: u.files, Images: u.images, Pins: pins, Objects: u.objects, Warnings: u.diags}
 	if err := r.cache.Put(key, entry); err != nil {
 		r.log.Warn("render cache not written", "unit", u.unit.Name(), "error", err)
 		return
-	}
-	if r.cache == nil {
-		return // --no-cache: the bytes stay here
 	}
 	// The entry now holds the bytes: drop them until the write (or the Falco shards)
 	// asks, so a cold render of a large fleet does not keep every unit's output on
