@@ -250,13 +250,28 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		log.Debug("scanned", "elapsed", time.Since(start))
 	}
 
-	// write
-	for _, c := range rendered {
-		wc, err := c.encode(r, held)
-		if err != nil {
-			return nil, err
-		}
-		res.Clusters = append(res.Clusters, &Cluster{Cluster: wc, Inventory: c.plan.Cluster})
+	// write: each cluster's files (its Falco shards read every unit's rules back from
+	// the cache) on every core, kept in plan order.
+	// Every cluster's problems are reported, in plan order.
+	res.Clusters = make([]*Cluster, len(rendered))
+	errs := make([]error, len(rendered))
+	var g errgroup.Group
+	g.SetLimit(r.workers())
+	for i, c := range rendered {
+		g.Go(func() error {
+			if errs[i] = ctx.Err(); errs[i] != nil {
+				return nil
+			}
+			var wc *write.Cluster
+			if wc, errs[i] = c.encode(r, held); errs[i] == nil {
+				res.Clusters[i] = &Cluster{Cluster: wc, Inventory: c.plan.Cluster}
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := firstError(errs); err != nil {
+		return nil, err
 	}
 	if err := inv.SaveCache(); err != nil {
 		log.Warn("load cache not saved", "error", err)
@@ -374,14 +389,19 @@ func (r *run) counts() UnitCounts {
 	return n
 }
 
+// workers is how many units (or clusters) are worked on at once.
+func (r *run) workers() int {
+	if r.opts.Workers > 0 {
+		return r.opts.Workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
 // renderAll renders every cluster's platform layer, then every unit of every cluster
 // on a bounded pool of workers. Results are merged in plan order, so the output does
 // not depend on which worker finished first.
 func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clusterRender, error) {
-	workers := r.opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := r.workers()
 	out := make([]*clusterRender, len(clusters))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(workers)
@@ -546,6 +566,26 @@ func (c *clusterRender) encode(r *run, held map[*plan.Unit]bool) (*write.Cluster
 		wc.Files[f.Path] = write.Bytes(b)
 	}
 	return wc, nil
+}
+
+// firstError is the diagnostics of every BadInputError in errs together, or else the
+// first other error.
+func firstError(errs []error) error {
+	var bad diag.List
+	for _, err := range errs {
+		var b *BadInputError
+		switch {
+		case err == nil:
+		case errors.As(err, &b):
+			bad = append(bad, b.Diagnostics...)
+		default:
+			return err
+		}
+	}
+	if len(bad) > 0 {
+		return &BadInputError{Diagnostics: bad.Sort()}
+	}
+	return nil
 }
 
 func asBadInput(err error) error {

@@ -254,7 +254,9 @@ func readState(p string) map[string]stateEntry {
 }
 
 func decodeState(b []byte) (map[string]stateEntry, error) {
-	files := map[string]stateEntry{}
+	// The paths are slices of one copy of the file's text, not a copy each.
+	text := string(b)
+	files := make(map[string]stateEntry, len(b)/128)
 	uvarint := func() uint64 {
 		n, k := binary.Uvarint(b)
 		if k <= 0 {
@@ -278,7 +280,8 @@ func decodeState(b []byte) (map[string]stateEntry, error) {
 		if n > uint64(len(b)) {
 			return nil, errBadState
 		}
-		path := string(b[:n])
+		off := len(text) - len(b)
+		path := text[off : off+int(n)]
 		b = b[n:]
 		var e stateEntry
 		e.stamp.size, e.stamp.mtime, e.stamp.ctime = varint(), varint(), varint()
