@@ -9,7 +9,6 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
 // ciliumPolicy is the part of a cilium.io/v2 CiliumNetworkPolicy the evaluator reads.
@@ -223,16 +222,38 @@ func selects(sel *metav1.LabelSelector, l map[string]string) bool {
 	if sel == nil {
 		return false
 	}
-	if len(sel.MatchExpressions) == 0 {
-		// The common case, without building a labels.Selector for every flow (the
-		// verified output's labels are valid, so the answers are the same).
-		return subset(sel.MatchLabels, l)
-	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil {
+	// Matched here rather than through metav1.LabelSelectorAsSelector, which validates
+	// every key and value with regular expressions on each call (every selector
+	// Rampart renders has an expression: the quarantine exclusion). The verified
+	// output's keys and values are valid, so the answers are the same; a malformed
+	// expression selects nothing, as the conversion's error does.
+	if !subset(sel.MatchLabels, l) {
 		return false
 	}
-	return s.Matches(labels.Set(l))
+	for _, e := range sel.MatchExpressions {
+		v, has := l[e.Key]
+		switch e.Operator {
+		case metav1.LabelSelectorOpIn:
+			if len(e.Values) == 0 || !has || !slices.Contains(e.Values, v) {
+				return false
+			}
+		case metav1.LabelSelectorOpNotIn:
+			if len(e.Values) == 0 || has && slices.Contains(e.Values, v) {
+				return false
+			}
+		case metav1.LabelSelectorOpExists:
+			if len(e.Values) > 0 || !has {
+				return false
+			}
+		case metav1.LabelSelectorOpDoesNotExist:
+			if len(e.Values) > 0 || has {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (m *model) npAllows(np *networkingv1.NetworkPolicy, peer *Workload, p Port, dir Direction) bool {
