@@ -233,11 +233,24 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 	}
 	m.focus = focus
 	enforced := m.enforcedView()
-	for _, src := range m.workloads {
-		for _, dst := range m.workloads {
-			if !m.inFocus(src) && !m.inFocus(dst) {
-				continue
+	// A flow is reported where either end is in focus: a source in focus to every
+	// workload, any other source to those in focus (in the same order), without
+	// looking at every pair of a large cluster.
+	focused := m.workloads
+	if len(focus) > 0 {
+		focused = nil
+		for _, w := range m.workloads {
+			if focus[w.Namespace] {
+				focused = append(focused, w)
 			}
+		}
+	}
+	for _, src := range m.workloads {
+		dsts := focused
+		if focus[src.Namespace] {
+			dsts = m.workloads
+		}
+		for _, dst := range dsts {
 			audited := enforced != nil && (m.auditNS[src.Namespace] || m.auditNS[dst.Namespace])
 			for _, p := range dst.Ports {
 				f := m.flow(src, dst, p)
