@@ -250,9 +250,8 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		log.Debug("scanned", "elapsed", time.Since(start))
 	}
 
-	// write: each cluster's files (its Falco shards read every unit's rules back from
-	// the cache) on every core, kept in plan order.
-	// Every cluster's problems are reported, in plan order.
+	// write: each cluster's files on every core (its Falco shards read every unit's
+	// rules back from the cache), kept in plan order, with every cluster's problems.
 	res.Clusters = make([]*Cluster, len(rendered))
 	errs := make([]error, len(rendered))
 	var g errgroup.Group
@@ -270,7 +269,7 @@ func Generate(ctx context.Context, opts Options) (*Result, error) {
 		})
 	}
 	_ = g.Wait()
-	if err := firstError(errs); err != nil {
+	if err := mergeErrors(errs); err != nil {
 		return nil, err
 	}
 	if err := inv.SaveCache(); err != nil {
@@ -568,9 +567,9 @@ func (c *clusterRender) encode(r *run, held map[*plan.Unit]bool) (*write.Cluster
 	return wc, nil
 }
 
-// firstError is the diagnostics of every BadInputError in errs together, or else the
-// first other error.
-func firstError(errs []error) error {
+// mergeErrors is the diagnostics of every BadInputError in errs together, or else
+// the first other error.
+func mergeErrors(errs []error) error {
 	var bad diag.List
 	for _, err := range errs {
 		var b *BadInputError

@@ -22,70 +22,56 @@ func (e *encoder) uint(n int)      { e.b = binary.AppendUvarint(e.b, uint64(n)) 
 func (e *encoder) bytes(b []byte)  { e.uint(len(b)); e.b = append(e.b, b...) }
 func (e *encoder) string(s string) { e.uint(len(s)); e.b = append(e.b, s...) }
 
-// decoder reads the metadata from one string: the strings it returns are slices of
-// it, so an entry decodes with one allocation for its text rather than one for each
-// of its hundreds of strings (a no-op render of a large fleet decodes every entry).
+// decoder reads the metadata: numbers from b, strings as slices of text, one copy of
+// the whole metadata, so an entry decodes with one allocation for its text rather
+// than one for each of its hundreds of strings (a no-op render of a large fleet
+// decodes every entry).
 type decoder struct {
-	s   string
-	err error
+	b    []byte // what is left to read
+	text string // all of it
+	err  error
 }
+
+func newDecoder(b []byte) *decoder { return &decoder{b: b, text: string(b)} }
 
 var errShort = errors.New("render cache entry is truncated")
 
-func (d *decoder) varint() (uint64, bool) {
-	if d.err != nil {
-		return 0, false
-	}
-	var n uint64
-	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
-		c := d.s[i]
-		n |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			if i == binary.MaxVarintLen64-1 && c > 1 {
-				break // overflows 64 bits
-			}
-			d.s = d.s[i+1:]
-			return n, true
-		}
-	}
-	d.err = errShort
-	return 0, false
-}
-
 func (d *decoder) uint() int {
-	n, ok := d.varint()
-	if !ok {
+	if d.err != nil {
 		return 0
 	}
-	if n > uint64(len(d.s)) {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > uint64(len(d.b)) {
 		d.err = errShort
 		return 0
 	}
+	d.b = d.b[k:]
 	return int(n)
 }
 
 // size is a number that is not a length within the metadata (a file's size).
 func (d *decoder) size() int {
-	n, ok := d.varint()
-	if !ok {
+	if d.err != nil {
 		return 0
 	}
-	if n > 1<<31 {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > 1<<31 {
 		d.err = errShort
 		return 0
 	}
+	d.b = d.b[k:]
 	return int(n)
 }
 
 func (d *decoder) string() string {
 	n := d.uint()
-	if d.err != nil || n > len(d.s) {
+	if d.err != nil || n > len(d.b) {
 		d.err = errShort
 		return ""
 	}
-	out := d.s[:n]
-	d.s = d.s[n:]
-	return out
+	off := len(d.text) - len(d.b)
+	d.b = d.b[n:]
+	return d.text[off : off+n]
 }
 
 func marshalEntry(e *Entry) ([]byte, error) {
@@ -126,7 +112,7 @@ func marshalEntry(e *Entry) ([]byte, error) {
 }
 
 func unmarshalEntry(b []byte) (*Entry, error) {
-	d := &decoder{s: string(b)}
+	d := newDecoder(b)
 	e := &Entry{}
 	n := d.uint()
 	if n > len(b) {
@@ -167,7 +153,7 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if len(d.s) != 0 {
+	if len(d.b) != 0 {
 		return nil, errors.New("render cache entry has trailing bytes")
 	}
 	e.Warnings = warnings

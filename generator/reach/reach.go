@@ -236,18 +236,15 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 	// A flow is reported where either end is in focus: a source in focus to every
 	// workload, any other source to those in focus (in the same order), without
 	// looking at every pair of a large cluster.
-	focused := m.workloads
-	if len(focus) > 0 {
-		focused = nil
-		for _, w := range m.workloads {
-			if focus[w.Namespace] {
-				focused = append(focused, w)
-			}
+	var focused []*Workload
+	for _, w := range m.workloads {
+		if m.inFocus(w) {
+			focused = append(focused, w)
 		}
 	}
 	for _, src := range m.workloads {
 		dsts := focused
-		if focus[src.Namespace] {
+		if m.inFocus(src) {
 			dsts = m.workloads
 		}
 		for _, dst := range dsts {
