@@ -15,6 +15,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -75,7 +76,12 @@ func ParseArg(name string, value json.RawMessage) Arg {
 
 // Team renders one team on one cluster.
 func (e *Evaluator) Team(cluster, team, intents Arg) (*Output, error) {
-	return e.eval(TeamEntry, []arg{{"cluster", cluster}, {"intents", intents}, {"team", team}})
+	args := []arg{{"cluster", cluster}, {"intents", intents}, {"team", team}}
+	v, err := e.evaluate(TeamEntry, args, false)
+	if err != nil {
+		return nil, err
+	}
+	return decodeValue(e.libName+"/"+TeamEntry, v)
 }
 
 // Platform renders the cluster-wide platform layer; teams are the names of the teams
@@ -95,12 +101,21 @@ func (e *Evaluator) PlatformJSON(cluster Arg, teams []string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluating %s/%s: encoding the team names: %w", e.libName, PlatformEntry, err)
 	}
-	return e.evalJSON(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}})
+	v, err := e.evaluate(PlatformEntry, []arg{{"cluster", cluster}, {"teams", ParseArg("teams", names)}}, true)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v.(string)), nil
 }
 
 // DecodePlatform reads what PlatformJSON returned.
 func (e *Evaluator) DecodePlatform(js []byte) (*Output, error) {
-	return decode(e.libName+"/"+PlatformEntry, js)
+	entry := e.libName + "/" + PlatformEntry
+	var v any
+	if err := json.Unmarshal(js, &v); err != nil {
+		return nil, fmt.Errorf("evaluating %s: %w", entry, err)
+	}
+	return decodeValue(entry, v)
 }
 
 // arg is one named top-level argument.
@@ -109,25 +124,40 @@ type arg struct {
 	value Arg
 }
 
-func (e *Evaluator) vm() *jsonnet.VM {
-	if vm, ok := e.vms.Get().(*jsonnet.VM); ok {
-		return vm
-	}
-	vm := jsonnet.MakeVM()
-	vm.Importer(e.importer)
-	vm.ErrorFormatter.SetMaxStackTraceSize(8)
-	return vm
+// vm is a pooled jsonnet VM with the native function that hands it the value an
+// evaluation returns.
+type vm struct {
+	*jsonnet.VM
+	result any
 }
 
-func (e *Evaluator) eval(entry string, args []arg) (*Output, error) {
-	js, err := e.evalJSON(entry, args)
-	if err != nil {
-		return nil, err
+// resultNative is the native function the entry point's value is passed to: go-jsonnet
+// gives a native function its arguments as Go values (maps, slices, float64, string,
+// bool, nil), the same values encoding/json decodes from its JSON text, without
+// printing the text and parsing it back.
+const resultNative = "rampart.result"
+
+func (e *Evaluator) vm() *vm {
+	if v, ok := e.vms.Get().(*vm); ok {
+		return v
 	}
-	return decode(e.libName+"/"+entry, js)
+	v := &vm{VM: jsonnet.MakeVM()}
+	v.Importer(e.importer)
+	v.ErrorFormatter.SetMaxStackTraceSize(8)
+	v.NativeFunction(&jsonnet.NativeFunction{
+		Name:   resultNative,
+		Params: ast.Identifiers{"result"},
+		Func: func(args []any) (any, error) {
+			v.result = args[0]
+			return true, nil
+		},
+	})
+	return v
 }
 
-func (e *Evaluator) evalJSON(entry string, args []arg) (js []byte, err error) {
+// evaluate calls the entry point with args: its value as Go values, or as JSON text
+// (a string) when asJSON is set.
+func (e *Evaluator) evaluate(entry string, args []arg, asJSON bool) (result any, err error) {
 	vm := e.vm()
 	defer func() {
 		// go-jsonnet is not expected to panic, but a panic must not cross our
@@ -136,14 +166,17 @@ func (e *Evaluator) evalJSON(entry string, args []arg) (js []byte, err error) {
 			err = fmt.Errorf("evaluating %s/%s: internal jsonnet error: %v", e.libName, entry, r)
 			return
 		}
+		vm.result = nil
 		e.vms.Put(vm)
 	}()
 	vm.TLAReset()
-	for _, a := range args {
+	names := make([]string, len(args))
+	for i, a := range args {
 		if a.value.err != nil {
 			return nil, fmt.Errorf("evaluating %s/%s: argument %s: %w", e.libName, entry, a.name, a.value.err)
 		}
 		vm.TLANode(a.name, a.value.node)
+		names[i] = a.name
 	}
 	_, foundAt, err := e.importer.Import("", entry)
 	if err != nil {
@@ -151,31 +184,84 @@ func (e *Evaluator) evalJSON(entry string, args []arg) (js []byte, err error) {
 	}
 	// Importing the entry point, rather than evaluating its text, lets the VM keep
 	// its parsed form between evaluations like any other file of lib/.
-	out, err := vm.EvaluateAnonymousSnippet(foundAt, fmt.Sprintf("import %q", entry))
+	file, snippet := foundAt, fmt.Sprintf("import %q", entry)
+	if !asJSON {
+		file, snippet = resultFile, resultSnippet(entry, names)
+	}
+	out, err := vm.EvaluateAnonymousSnippet(file, snippet)
 	if err != nil {
 		// go-jsonnet's message already carries file:line:col of every frame.
-		return nil, fmt.Errorf("evaluating %s: %w", foundAt, cleanJsonnetError(err))
+		msg, inLib := cleanJsonnetError(err)
+		if !inLib && !asJSON {
+			return nil, fmt.Errorf("evaluating %s: it must be a function(%s): %s", foundAt, strings.Join(names, ", "), msg)
+		}
+		return nil, fmt.Errorf("evaluating %s: %s", foundAt, msg)
 	}
-	return []byte(out), nil
+	if asJSON {
+		return out, nil
+	}
+	return vm.result, nil
 }
 
-// rawOutput is the shape the entry points return.
-type rawOutput struct {
-	Tenant  []map[string]any            `json:"tenant"`
-	Files   map[string][]map[string]any `json:"files"`
-	Runtime []map[string]any            `json:"runtime,omitempty"`
+// resultFile names the snippet that calls an entry point; cleanJsonnetError drops
+// its frames from a stack trace.
+const resultFile = "<rampart>"
+
+// resultSnippet calls the entry point with the top-level arguments named, by name,
+// and passes its value to the result native function.
+func resultSnippet(entry string, names []string) string {
+	var b strings.Builder
+	b.WriteString("function(" + strings.Join(names, ", ") + ") std.native('" + resultNative + "')((import " + strconv.Quote(entry) + ")(")
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n + "=" + n)
+	}
+	b.WriteString("))")
+	return b.String()
 }
 
-func decode(entry string, js []byte) (*Output, error) {
-	var raw rawOutput
-	dec := json.NewDecoder(strings.NewReader(string(js)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("evaluating %s: the result must be {tenant: [objects], files: {name: [objects]}, runtime: [Falco rules]}: %w", entry, err)
+// outputShape is what decodeValue's errors say the entry points must return.
+const outputShape = "the result must be {tenant: [objects], files: {name: [objects]}, runtime: [Falco rules]}"
+
+// decodeValue reads what an entry point returned, as JSON values.
+func decodeValue(entry string, v any) (*Output, error) {
+	bad := func(format string, args ...any) (*Output, error) {
+		return nil, fmt.Errorf("evaluating %s: %s: %s", entry, outputShape, fmt.Sprintf(format, args...))
 	}
-	out := &Output{Files: map[string][]*unstructured.Unstructured{}, Runtime: raw.Runtime}
+	top, ok := v.(map[string]any)
+	if !ok {
+		return bad("got %s", jsonType(v))
+	}
+	for _, k := range slices.Sorted(maps.Keys(top)) {
+		if k != "tenant" && k != "files" && k != "runtime" {
+			return bad("unknown field %q", k)
+		}
+	}
+	tenant, err := objectList(top["tenant"])
+	if err != nil {
+		return bad("tenant: %v", err)
+	}
+	runtime, err := objectList(top["runtime"])
+	if err != nil {
+		return bad("runtime: %v", err)
+	}
+	files := map[string][]map[string]any{}
+	switch f := top["files"].(type) {
+	case nil:
+	case map[string]any:
+		for name, list := range f {
+			if files[name], err = objectList(list); err != nil {
+				return bad("files[%q]: %v", name, err)
+			}
+		}
+	default:
+		return bad("files: got %s", jsonType(f))
+	}
+	out := &Output{Files: map[string][]*unstructured.Unstructured{}, Runtime: runtime}
 	var errs []error
-	for i, o := range raw.Tenant {
+	for i, o := range tenant {
 		u, err := toObject(o)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("evaluating %s: tenant[%d]: %w", entry, i, err))
@@ -183,12 +269,12 @@ func decode(entry string, js []byte) (*Output, error) {
 		}
 		out.Tenant = append(out.Tenant, u)
 	}
-	for _, name := range slices.Sorted(maps.Keys(raw.Files)) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		if err := checkFileName(name); err != nil {
 			errs = append(errs, fmt.Errorf("evaluating %s: files[%q]: %w", entry, name, err))
 			continue
 		}
-		for i, o := range raw.Files[name] {
+		for i, o := range files[name] {
 			u, err := toObject(o)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("evaluating %s: files[%q][%d]: %w", entry, name, i, err))
@@ -201,6 +287,48 @@ func decode(entry string, js []byte) (*Output, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// objectList reads a list of objects (null is an empty list, and a null element an
+// object with no fields).
+func objectList(v any) ([]map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("got %s, want a list of objects", jsonType(v))
+	}
+	out := make([]map[string]any, len(list))
+	for i, x := range list {
+		switch o := x.(type) {
+		case nil:
+		case map[string]any:
+			out[i] = o
+		default:
+			return nil, fmt.Errorf("[%d]: got %s, want an object", i, jsonType(x))
+		}
+	}
+	return out, nil
+}
+
+// jsonType names a JSON value's type for an error.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 func toObject(o map[string]any) (*unstructured.Unstructured, error) {
@@ -220,8 +348,19 @@ func checkFileName(name string) error {
 	return nil
 }
 
-func cleanJsonnetError(err error) error {
-	return errors.New(strings.TrimSpace(strings.TrimPrefix(err.Error(), "RUNTIME ERROR: ")))
+// cleanJsonnetError drops go-jsonnet's prefix and the frames of the snippet that
+// calls the entry point (they name no file of lib/). inLib says whether any frame
+// was in lib/; when none was, the call itself failed and only the message is kept.
+func cleanJsonnetError(err error) (msg string, inLib bool) {
+	lines := strings.Split(strings.TrimSpace(strings.TrimPrefix(err.Error(), "RUNTIME ERROR: ")), "\n")
+	kept := lines[:1]
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "\t"+resultFile+":") || l == "\tTop-level function call" {
+			continue
+		}
+		kept = append(kept, l)
+	}
+	return strings.Join(kept, "\n"), len(kept) > 1 || len(lines) == 1
 }
 
 // fsImporter resolves imports inside lib/ only. An import that leaves the directory

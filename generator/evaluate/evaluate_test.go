@@ -2,9 +2,12 @@ package evaluate_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/go-jsonnet"
 
 	"github.com/rampart-gitops/rampart/generator/evaluate"
 )
@@ -85,5 +88,76 @@ func TestTeamOutputGroupsObjectsByFile(t *testing.T) {
 	}
 	if len(out.Files) != 2 || out.Files["worker.yaml"][0].GetName() != "worker" {
 		t.Errorf("files = %v", out.Files)
+	}
+}
+
+// TestTeamValuesAreTheJSONValues: the values an entry point hands back through the
+// native function are what encoding/json decodes from go-jsonnet's JSON text of the
+// same value, numbers and strings alike.
+func TestTeamValuesAreTheJSONValues(t *testing.T) {
+	body := `{
+  tenant: [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: team.name }, data: {
+    int: 3, neg: -7, zero: -0, frac: 0.1 + 0.2, big: 1e300, tiny: 5e-324, exp: 2e21,
+    text: 'caf\u00e9 \u2603 "quoted" \\ tab\t nl\n \u0000 end', empty: '', t: true, f: false, n: null,
+    list: [1, 'two', [3], { four: 4 }], nested: { a: { b: { c: [] } } },
+  } }],
+  files: { 'a.yaml': [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' }, spec: { ports: [{ port: 8080 }] } }] },
+  runtime: [{ rule: 'r', priority: 'WARNING' }],
+}`
+	lib := fstest.MapFS{"team.jsonnet": {Data: []byte("function(cluster, team, intents) " + body + "\n")}}
+	got, err := evaluate.New(lib, "lib").Team(evaluate.ParseArg("x", json.RawMessage(`{}`)), evaluate.ParseArg("x", json.RawMessage(`{"name": "pay"}`)), evaluate.ParseArg("x", json.RawMessage(`{}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := jsonnet.MakeVM()
+	js, err := vm.EvaluateAnonymousSnippet("want.jsonnet", "local team = {name: 'pay'};\n"+body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		Tenant  []map[string]any            `json:"tenant"`
+		Files   map[string][]map[string]any `json:"files"`
+		Runtime []map[string]any            `json:"runtime"`
+	}
+	if err := json.Unmarshal([]byte(js), &want); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Tenant[0].Object, want.Tenant[0]) {
+		t.Errorf("tenant object\n got %#v\nwant %#v", got.Tenant[0].Object, want.Tenant[0])
+	}
+	if !reflect.DeepEqual(got.Files["a.yaml"][0].Object, want.Files["a.yaml"][0]) {
+		t.Errorf("file object\n got %#v\nwant %#v", got.Files["a.yaml"][0].Object, want.Files["a.yaml"][0])
+	}
+	if !reflect.DeepEqual(got.Runtime, want.Runtime) {
+		t.Errorf("runtime\n got %#v\nwant %#v", got.Runtime, want.Runtime)
+	}
+}
+
+// TestResultShapeErrors: an entry point that returns something other than the
+// output's shape gets an error saying what the shape is and what is wrong.
+func TestResultShapeErrors(t *testing.T) {
+	tests := []struct{ name, result, want string }{
+		{"not an object", `[]`, "got a list"},
+		{"unknown field", `{ tenant: [], files: {}, extra: 1 }`, `unknown field "extra"`},
+		{"tenant not a list", `{ tenant: {}, files: {} }`, "tenant: got an object, want a list of objects"},
+		{"element not an object", `{ tenant: ['x'], files: {} }`, "tenant: [0]: got a string, want an object"},
+		{"files not an object", `{ tenant: [], files: [] }`, "files: got a list"},
+		{"file not a list", `{ tenant: [], files: { 'a.yaml': 'x' } }`, `files["a.yaml"]: got a string`},
+		{"runtime not a list", `{ tenant: [], files: {}, runtime: 1 }`, "runtime: got a number"},
+		{"null object", `{ tenant: [null], files: {} }`, "tenant[0]: an object needs apiVersion"},
+		{"wrong parameter", ``, "it must be a function(cluster, intents, team): function has no parameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "function(cluster, team, intents) " + tt.result + "\n"
+			if tt.result == "" {
+				src = "function(cluster, team) {}\n"
+			}
+			lib := fstest.MapFS{"team.jsonnet": {Data: []byte(src)}}
+			_, err := evaluate.New(lib, "lib").Team(evaluate.ParseArg("x", json.RawMessage(`{}`)), evaluate.ParseArg("x", json.RawMessage(`{}`)), evaluate.ParseArg("x", json.RawMessage(`{}`)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "lib/team.jsonnet") {
+				t.Errorf("error %v, want one naming lib/team.jsonnet and containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -143,25 +143,22 @@ func (f *File) Encode() ([]byte, error) {
 	if f.sealed != nil {
 		return f.sealed, nil
 	}
-	var b bytes.Buffer
-	b.WriteString(Header)
+	b := make([]byte, 0, 4096)
+	b = append(b, Header...)
+	var err error
 	if f.Raw != nil {
-		y, err := marshalYAML(f.Raw)
-		if err != nil {
+		if b, err = appendYAML(b, f.Raw); err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", f.Path, err)
 		}
-		b.Write(y)
-		return b.Bytes(), nil
+		return b, nil
 	}
 	for _, o := range f.Objects {
-		y, err := marshalYAML(o.Object)
-		if err != nil {
+		b = append(b, "---\n"...)
+		if b, err = appendYAML(b, o.Object); err != nil {
 			return nil, fmt.Errorf("encoding %s: %s: %w", f.Path, Ref(o), err)
 		}
-		b.WriteString("---\n")
-		b.Write(y)
 	}
-	return b.Bytes(), nil
+	return b, nil
 }
 
 // Kustomization returns a kustomize config listing resources, in the given order.

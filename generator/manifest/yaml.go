@@ -14,6 +14,22 @@ import (
 // trip converts them, then encoded by go-yaml directly. Encoding is most of what a
 // render writes, so this is worth its TestMarshalYAMLMatches.
 func marshalYAML(v any) ([]byte, error) {
+	return appendYAML(nil, v)
+}
+
+// appendYAML appends marshalYAML's encoding of v to dst.
+func appendYAML(dst []byte, v any) ([]byte, error) {
+	if m, ok := v.(map[string]any); ok {
+		if out, ok := appendBlockYAML(dst, m); ok {
+			return out, nil
+		}
+	}
+	y, err := slowYAML(v)
+	return append(dst, y...), err
+}
+
+// slowYAML is marshalYAML by go-yaml.
+func slowYAML(v any) ([]byte, error) {
 	n, ok := normalize(v)
 	if !ok {
 		return yaml.Marshal(v)
