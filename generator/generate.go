@@ -37,6 +37,7 @@ import (
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/plan"
 	"github.com/rampart-gitops/rampart/generator/scan"
+	"github.com/rampart-gitops/rampart/generator/verify"
 	"github.com/rampart-gitops/rampart/generator/write"
 )
 
@@ -317,6 +318,8 @@ type run struct {
 	scanner  *scan.Scanner
 	resolver *scan.Resolver
 	units    []*unitResult
+	// memo shares the verdicts on team files among the clusters' Checkers.
+	memo *verify.Memo
 }
 
 // CacheDir is the directory of the render's caches (scan.cacheDir, relative to the
@@ -337,7 +340,7 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	if err != nil {
 		return nil, fmt.Errorf("opening lib/: %w", err)
 	}
-	r := &run{opts: opts, root: root, inv: inv, log: log, ev: evaluate.New(lib, "lib")}
+	r := &run{opts: opts, root: root, inv: inv, log: log, ev: evaluate.New(lib, "lib"), memo: verify.NewMemo()}
 	if r.inputs, err = newInputs(root, inv); err != nil {
 		return nil, err
 	}

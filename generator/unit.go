@@ -24,8 +24,9 @@ import (
 )
 
 // inputs are what the units share, encoded once per run: every team spec as the
-// templates read it, the digest of lib/ and of every chart. A team's parsed spec is
-// kept while units of the team are pending, and dropped after the last.
+// templates read it, the digest of lib/ and of every chart. A team's parsed spec and
+// what it renders alike on every cluster (lib/apps.jsonnet) are kept while units of
+// the team are pending, and dropped after the last.
 type inputs struct {
 	lib    string
 	teams  map[string]json.RawMessage
@@ -33,8 +34,23 @@ type inputs struct {
 	charts map[string]string
 
 	mu      sync.Mutex
-	args    map[string]evaluate.Arg
+	args    map[string]*teamArg
 	pending map[string]int
+}
+
+// teamArg is a team's spec parsed for the templates, and apps.jsonnet's output for it,
+// evaluated on first use.
+type teamArg struct {
+	evaluate.Arg
+	once sync.Once
+	apps *evaluate.Output
+	err  error
+}
+
+// shared is what the team renders alike on every cluster, evaluated once.
+func (a *teamArg) shared(ev *evaluate.Evaluator) (*evaluate.Output, error) {
+	a.once.Do(func() { a.apps, a.err = ev.Apps(a.Arg) })
+	return a.apps, a.err
 }
 
 // hold counts one more pending unit of team.
@@ -55,12 +71,12 @@ func (in *inputs) release(team string) {
 }
 
 // arg is a team's spec parsed for the templates, parsed on first use.
-func (in *inputs) arg(team string) evaluate.Arg {
+func (in *inputs) arg(team string) *teamArg {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	a, ok := in.args[team]
 	if !ok {
-		a = evaluate.ParseArg("team", in.teams[team])
+		a = &teamArg{Arg: evaluate.ParseArg("team", in.teams[team])}
 		in.args[team] = a
 	}
 	return a
@@ -71,7 +87,7 @@ func newInputs(root fs.FS, inv *load.Inventory) (*inputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading lib/: %w", err)
 	}
-	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, sums: map[string][sha256.Size]byte{}, charts: map[string]string{}, args: map[string]evaluate.Arg{}, pending: map[string]int{}}
+	in := &inputs{lib: lib, teams: map[string]json.RawMessage{}, sums: map[string][sha256.Size]byte{}, charts: map[string]string{}, args: map[string]*teamArg{}, pending: map[string]int{}}
 	for i := range inv.Teams {
 		t := &inv.Teams[i]
 		b, err := json.Marshal(t.Team)
@@ -187,7 +203,7 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 			platformFiles = append(platformFiles, f)
 		}
 	}
-	checker, diags := verify.New(name, platformFiles, verify.Options{KubernetesVersion: cl.Spec.KubernetesVersion, Production: cl.Spec.Environment == spec.Production})
+	checker, diags := verify.New(name, platformFiles, verify.Options{KubernetesVersion: cl.Spec.KubernetesVersion, Production: cl.Spec.Environment == spec.Production, Memo: r.memo})
 	c.diags = append(c.diags, diags...)
 	if checker == nil {
 		return c
@@ -395,7 +411,12 @@ func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage)
 	fail := func(err error) diag.List {
 		return diag.List{{File: t.File, Message: fmt.Sprintf("rendering team %q for cluster %q: %v", t.Metadata.Name, name, err), Severity: diag.Error}}
 	}
-	out, err := r.ev.Team(c.clusterArg, r.inputs.arg(t.Metadata.Name), evaluate.ParseArg("intents", intents))
+	arg := r.inputs.arg(t.Metadata.Name)
+	apps, err := arg.shared(r.ev)
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	out, err := r.ev.TeamWith(c.clusterArg, arg.Arg, evaluate.ParseArg("intents", intents), apps)
 	if err != nil {
 		return nil, nil, fail(err)
 	}

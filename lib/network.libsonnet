@@ -11,7 +11,6 @@
 local d = import 'defaults.libsonnet';
 local k = import 'k.libsonnet';
 local identity = import 'identity.libsonnet';
-local intents = import 'intents.libsonnet';
 local calico = import 'calico.libsonnet';
 local linkerd = import 'linkerd.libsonnet';
 local mesh = import 'mesh.libsonnet';
@@ -140,35 +139,31 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
 
   // appPolicy is one app's allows: ingress from the ingress controller and from every
   // consenting caller, egress to every callee, to CIDRs, and (off Cilium) to the
-  // platform's fallback CIDRs for host names.
-  appPolicy(team, cluster, graph, app)::
-    local ns = team.metadata.name;
-    local inbound = intents.incoming(graph, app);
-    local outbound = intents.outgoing(graph, app);
-    local exposed = get(app, 'expose', null) != null;
-    local hosts = $.hostEgress(app);
+  // platform's fallback CIDRs for host names. unit holds what the team's apps share on
+  // the cluster (objects, below); the edges are the intents' (intents.libsonnet), of
+  // which this layer reads the peers and the port.
+  local appPolicy(unit, app) =
     local cut = quarantine.quarantined(app);
     local ingress = if cut then [] else
-      (if exposed then [{ from: $.ingressSources(cluster), ports: tcp(app.port) }] else []) +
+      (if get(app, 'expose', null) != null then [{ from: unit.ingressSources, ports: tcp(app.port) }] else []) +
       [
         { from: [appPeer(e.from.team, e.from.app)], ports: tcp(e.to.port) }
-        for e in inbound
+        for e in get(unit.incoming, app.name, [])
       ];
     local egress = if cut then [] else
       [
         { to: [appPeer(e.to.team, e.to.app)], ports: tcp(e.to.port) }
-        for e in outbound
+        for e in get(unit.outgoing, app.name, [])
       ] +
       [
         { to: [$.ipBlock(e.cidr)], ports: ports(e.ports) }
         for e in $.cidrEgress(app)
       ] +
-      (if $.cilium(cluster) then [] else [
-         { to: [$.ipBlock(c) for c in $.fallbackCIDRs(cluster)], ports: ports(h.ports) }
-         for h in hosts
-         if std.length($.fallbackCIDRs(cluster)) > 0
+      (if std.length(unit.fallback) == 0 then [] else [
+         { to: unit.fallback, ports: ports(h.ports) }
+         for h in $.hostEgress(app)
        ]);
-    $.policy(app.name, ns, {
+    $.policy(app.name, unit.ns, {
       podSelector: quarantine.podSelector(k.selector(app.name)),
       policyTypes: ['Ingress', 'Egress'],
       [if std.length(ingress) > 0 then 'ingress']: uniq(ingress),
@@ -222,14 +217,24 @@ local metadataCIDR = d.cloudMetadata.address + '/32';
 
   // The NetworkPolicies are staged (Calico) when the team's network enforcement is
   // audit; see lib/enforcement.libsonnet.
-  objects(team, cluster, graph):: {
-    tenant: calico.stage(team, cluster, $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
-                                        [$.appPolicy(team, cluster, graph, a) for a in apps(team)]) +
-            (if $.cilium(cluster) then
-               [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
-             else []),
-    files: {},
-  },
+  objects(team, cluster, graph)::
+    local cilium = $.cilium(cluster);
+    local unit = {
+      ns: team.metadata.name,
+      ingressSources: $.ingressSources(cluster),
+      // The fallback CIDRs as egress peers, where host names cannot be enforced.
+      fallback: if cilium then [] else [$.ipBlock(c) for c in $.fallbackCIDRs(cluster)],
+      incoming: get(graph, 'incoming', {}),
+      outgoing: get(graph, 'outgoing', {}),
+    };
+    {
+      tenant: calico.stage(team, cluster, $.baseline(team, cluster) + $.acmeSolver(team, cluster) +
+                                          [appPolicy(unit, a) for a in apps(team)]) +
+              (if cilium then
+                 [$.fqdnPolicy(team, cluster, a) for a in apps(team) if std.length($.hostEgress(a)) > 0]
+               else []),
+      files: {},
+    },
 
   // metadataDeny is, on Cilium clusters, a clusterwide deny of the cloud metadata
   // endpoint for every pod of every team namespace (selected by the label Rampart puts

@@ -34,7 +34,8 @@ local get = k.get;
 
 // Priorities, most severe first, as Falco's rule schema spells them.
 local priorities = ['EMERGENCY', 'ALERT', 'CRITICAL', 'ERROR', 'WARNING', 'NOTICE', 'INFORMATIONAL', 'DEBUG'];
-local rank(p) = std.find(p, priorities)[0];
+local rankOf = { [priorities[i]]: i for i in std.range(0, std.length(priorities) - 1) };
+local rank(p) = rankOf[p];
 
 // q quotes a value for a Falco condition (a JSON string is a Falco string).
 local q(s) = std.escapeStringJson(s);
@@ -173,6 +174,10 @@ local kinds = [
   },
 ];
 
+// rulesOf are the kinds as every team's rules use them, made once: each with its
+// tags (Rampart's first) and enabled(app), true unless the kind says otherwise.
+local rulesOf = [{ enabled(app):: true } + r + { tags: ['rampart'] + r.tags } for r in kinds];
+
 // The upstream rules of falco_rules.yaml (the file the chart loads by default) that
 // Rampart's own rules cover for a team's apps, and Rampart's rule that does.
 local upstream = [
@@ -191,12 +196,6 @@ local upstream = [
   // on production, WARNING on staging and NOTICE elsewhere.
   minimumPriority(cluster)::
     get(get(cluster.spec, 'runtime', {}), 'minimumPriority', std.get(d.runtime.minimumPriority, cluster.spec.environment, 'NOTICE')),
-
-  priority(cluster, base)::
-    local min = $.minimumPriority(cluster);
-    if rank(base) < rank(min) then base else min,
-
-  ruleName(team, app, kind):: 'rampart: ' + kind + ' (' + team + '/' + app + ')',
 
   // allowed are the connections an app declares, as conditions: its calls (to the
   // callee's Service name, which Falco resolves), its egress to host names (with the
@@ -244,42 +243,49 @@ local upstream = [
                   (if std.length(names) > 0 then ['proc.name in ' + inList(names)] else []);
     if std.length(parts) == 0 then '' else '(' + std.join(' or ', parts) + ')',
 
-  // waivers are the team's unexpired runtime exceptions of one rule of one app, as
-  // Falco exceptions (each field compared for equality).
-  local waivers(team, app, kind) = [
+  // waivers are the team's unexpired runtime exceptions (exceptions, the team's
+  // spec.exceptions.runtime) of one rule of one app, as Falco exceptions (each field
+  // compared for equality).
+  local waivers(exceptions, app, kind) = [
     {
       name: 'rampart_exception_' + i,
       fields: e.fields,
       comps: ['=' for _ in e.fields],
       values: e.values,
     }
-    for i in std.range(0, std.length(get(get(team.spec, 'exceptions', {}), 'runtime', [])) - 1)
-    for e in [team.spec.exceptions.runtime[i]]
+    for i in std.range(0, std.length(exceptions) - 1)
+    for e in [exceptions[i]]
     if e.rule == kind && std.member(e.apps, app) && !get(e, 'expired', false)
   ],
 
-  appRules(team, cluster, intents, app)::
-    local ns = team.metadata.name;
+  // appRules are one app's rules. unit holds what every app of the team shares on
+  // the cluster: the namespace, each kind's priority and the team's waivers.
+  local appRules(unit, team, cluster, intents, app) =
+    local ns = unit.ns;
     local ctx = {
       scope: 'k8s.ns.name = ' + q(ns) + ' and container.name = ' + q(app.name),
       declared: declared(app),
       declaredShells: declared(app, isShell),
       allowed: $.allowed(team, cluster, intents, app),
     };
+    // The parts of every rule's name ('rampart: <kind> (<team>/<app>)'), description
+    // and output that name the app.
+    local who = ' (' + ns + '/' + app.name + ')';
+    local whose = '. Team ' + ns + ', app ' + app.name + ' (teams/' + ns + '.yaml); waived only by spec.exceptions.runtime, rule ';
+    local where = ' in ' + ns + '/' + app.name + ' | ' + outputFields;
     [
+      local w = if std.length(unit.exceptions) == 0 then [] else waivers(unit.exceptions, app.name, r.name);
       {
-        rule: $.ruleName(ns, app.name, r.name),
-        desc: r.what + '. Team ' + ns + ', app ' + app.name + ' (teams/' + ns + '.yaml); waived only by spec.exceptions.runtime, rule ' + r.name + '.',
+        rule: 'rampart: ' + r.name + who,
+        desc: r.what + whose + r.name + '.',
         condition: r.condition(ctx),
-        output: 'Rampart ' + r.name + ': ' + r.output + ' in ' + ns + '/' + app.name + ' | ' + outputFields,
-        priority: $.priority(cluster, r.base),
-        tags: ['rampart'] + r.tags,
-      } + (
-        local w = waivers(team, app.name, r.name);
-        if std.length(w) > 0 then { exceptions: w } else {}
-      )
-      for r in kinds
-      if !std.objectHasAll(r, 'enabled') || r.enabled(app)
+        output: 'Rampart ' + r.name + ': ' + r.output + where,
+        priority: unit.priorities[r.name],
+        tags: r.tags,
+        [if std.length(w) > 0 then 'exceptions']: w,
+      }
+      for r in rulesOf
+      if r.enabled(app)
     ],
 
   // upstreamExceptions append to each covered upstream rule an exception for the
@@ -305,7 +311,14 @@ local upstream = [
   // exceptions appended to upstream rules.
   rules(team, cluster, intents)::
     if !$.enabled(cluster) then []
-    else std.flattenArrays([$.appRules(team, cluster, intents, a) for a in team.spec.apps]) + $.upstreamExceptions(team),
+    else
+      local min = $.minimumPriority(cluster);
+      local unit = {
+        ns: team.metadata.name,
+        priorities: { [r.name]: if rank(r.base) < rank(min) then r.base else min for r in kinds },
+        exceptions: get(get(team.spec, 'exceptions', {}), 'runtime', []),
+      };
+      std.flattenArrays([appRules(unit, team, cluster, intents, a) for a in team.spec.apps]) + $.upstreamExceptions(team),
 
   common(cluster):: if $.enabled(cluster) then common else [],
 

@@ -2,14 +2,14 @@
 // and the team's intents on the cluster (its resolved calls, both directions: see
 // intents.libsonnet), and writes:
 //   tenant -> clusters/<cluster>/tenants/<team>.yaml (applied by the cluster's reconciler)
-//   files  -> clusters/<cluster>/teams/<team>/<file> (applied as the team)
+//   files  -> clusters/<cluster>/teams/<team>/<file> (applied as the team), with the
+//             files of apps.jsonnet, which renders what is alike on every cluster
 //   runtime -> the team's Falco rules file, which Rampart puts in the cluster's Falco
 //             rules ConfigMaps (applied by the cluster's reconciler)
 local layers = import 'layers.libsonnet';
 local namespace = import 'namespace.libsonnet';
 local runtime = import 'runtime.libsonnet';
 local tenant = import 'tenant.libsonnet';
-local workload = import 'workload.libsonnet';
 
 // merge concatenates the objects of files two layers both write.
 local merge(acc, files) = acc + { [f]: std.get(acc, f, []) + files[f] for f in std.objectFields(files) };
@@ -21,10 +21,6 @@ function(cluster, team, intents)
             namespace.groupBindings(team, cluster) +
             tenant.objects(team, cluster) +
             std.flattenArrays([r.tenant for r in rendered]),
-    files: std.foldl(
-      function(acc, r) merge(acc, r.files),
-      rendered,
-      { [app.name + '.yaml']: workload.objects(team, cluster, app) for app in team.spec.apps },
-    ),
+    files: std.foldl(function(acc, r) merge(acc, r.files), rendered, {}),
     runtime: runtime.rules(team, cluster, intents),
   }

@@ -28,6 +28,11 @@ import (
 const (
 	TeamEntry     = "team.jsonnet"
 	PlatformEntry = "platform.jsonnet"
+	// AppsEntry renders what a team renders alike on every cluster (its apps'
+	// workloads): it takes only the team, so it is evaluated once per team and run,
+	// and its files are added to those of each of the team's clusters. It is
+	// optional.
+	AppsEntry = "apps.jsonnet"
 )
 
 // Output is what one evaluation rendered.
@@ -74,14 +79,57 @@ func ParseArg(name string, value json.RawMessage) Arg {
 	return Arg{node: node, err: err}
 }
 
-// Team renders one team on one cluster.
+// Team renders one team on one cluster: team.jsonnet's output, with apps.jsonnet's
+// files added.
 func (e *Evaluator) Team(cluster, team, intents Arg) (*Output, error) {
+	apps, err := e.Apps(team)
+	if err != nil {
+		return nil, err
+	}
+	return e.TeamWith(cluster, team, intents, apps)
+}
+
+// TeamWith is Team with apps.jsonnet's output (Apps) evaluated once for all of the
+// team's clusters. apps is not changed: its objects are copied into the output.
+func (e *Evaluator) TeamWith(cluster, team, intents Arg, apps *Output) (*Output, error) {
 	args := []arg{{"cluster", cluster}, {"intents", intents}, {"team", team}}
 	v, err := e.evaluate(TeamEntry, args, false)
 	if err != nil {
 		return nil, err
 	}
-	return decodeValue(e.libName+"/"+TeamEntry, v)
+	out, err := decodeValue(e.libName+"/"+TeamEntry, v)
+	if err != nil || apps == nil {
+		return out, err
+	}
+	for name, objs := range apps.Files {
+		shared := make([]*unstructured.Unstructured, len(objs), len(objs)+len(out.Files[name]))
+		for i, o := range objs {
+			shared[i] = o.DeepCopy()
+		}
+		out.Files[name] = append(shared, out.Files[name]...)
+	}
+	return out, nil
+}
+
+// Apps renders what a team renders alike on every cluster (lib/apps.jsonnet), or
+// gives nil when lib/ has no apps.jsonnet. Its result holds files only.
+func (e *Evaluator) Apps(team Arg) (*Output, error) {
+	if _, _, err := e.importer.Import("", AppsEntry); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	v, err := e.evaluate(AppsEntry, []arg{{"team", team}}, false)
+	if err != nil {
+		return nil, err
+	}
+	entry := e.libName + "/" + AppsEntry
+	out, err := decodeValue(entry, v)
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Tenant) > 0 || len(out.Runtime) > 0 {
+		return nil, fmt.Errorf("evaluating %s: it renders files only ({files: {name: [objects]}}); tenant objects and Falco rules depend on the cluster and belong to %s/%s", entry, e.libName, TeamEntry)
+	}
+	return out, nil
 }
 
 // Platform renders the cluster-wide platform layer; teams are the names of the teams

@@ -161,3 +161,50 @@ func TestResultShapeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestAppsFilesJoinEachCluster: apps.jsonnet renders once for the team, and each
+// cluster's output holds copies of its objects beside team.jsonnet's, in the same
+// file; a change to one cluster's copy does not reach another's.
+func TestAppsFilesJoinEachCluster(t *testing.T) {
+	lib := fstest.MapFS{
+		"apps.jsonnet": {Data: []byte(`function(team) { files: { 'a.yaml': [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'a', namespace: team.name } }] } }`)},
+		"team.jsonnet": {Data: []byte(`function(cluster, team, intents) {
+  tenant: [],
+  files: { 'a.yaml': [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 'a-' + cluster.name, namespace: team.name } }] },
+}`)},
+	}
+	ev := evaluate.New(lib, "lib")
+	team := evaluate.ParseArg("team", json.RawMessage(`{"name": "pay"}`))
+	apps, err := ev.Apps(team)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var outs []*evaluate.Output
+	for _, c := range []string{"dev", "prod"} {
+		out, err := ev.TeamWith(evaluate.ParseArg("cluster", json.RawMessage(`{"name": "`+c+`"}`)), team, evaluate.ParseArg("x", json.RawMessage(`{}`)), apps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs := out.Files["a.yaml"]
+		if len(objs) != 2 || objs[0].GetKind() != "ServiceAccount" || objs[1].GetName() != "a-"+c {
+			t.Fatalf("cluster %s: a.yaml holds %v", c, objs)
+		}
+		outs = append(outs, out)
+	}
+	outs[0].Files["a.yaml"][0].SetName("changed")
+	if outs[1].Files["a.yaml"][0].GetName() != "a" || apps.Files["a.yaml"][0].GetName() != "a" {
+		t.Error("the clusters share one object; each must get its own copy")
+	}
+	if whole, err := ev.Team(evaluate.ParseArg("cluster", json.RawMessage(`{"name": "dev"}`)), team, evaluate.ParseArg("x", json.RawMessage(`{}`))); err != nil || len(whole.Files["a.yaml"]) != 2 {
+		t.Errorf("Team without the shared output: %v, %v", whole, err)
+	}
+}
+
+// TestAppsRendersFilesOnly: what differs per cluster cannot come from apps.jsonnet.
+func TestAppsRendersFilesOnly(t *testing.T) {
+	lib := fstest.MapFS{"apps.jsonnet": {Data: []byte(`function(team) { tenant: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'x' } }], files: {} }`)}}
+	_, err := evaluate.New(lib, "lib").Apps(evaluate.ParseArg("team", json.RawMessage(`{}`)))
+	if err == nil || !strings.Contains(err.Error(), "lib/apps.jsonnet") || !strings.Contains(err.Error(), "files only") {
+		t.Errorf("error %v, want one saying apps.jsonnet renders files only", err)
+	}
+}

@@ -58,22 +58,47 @@ type File struct {
 	// its previous output. Held files are not re-verified.
 	Held []byte
 
-	// sealed is the file's encoding once Seal has fixed its objects.
+	// sealed is the file's encoding once Seal has fixed its objects, and docs where
+	// each object's document starts in it.
 	sealed []byte
+	docs   []int
 }
 
 // Seal encodes the file once its objects are final (labelled, patched, pinned), so
 // the stages after it (verify's build, write) share one encoding. The objects must
 // not change after Seal.
 func (f *File) Seal() ([]byte, error) {
+	if f.sealed == nil && f.Held != nil {
+		f.sealed = f.Held
+	}
 	if f.sealed == nil {
-		b, err := f.Encode()
+		b, docs, err := f.encode()
 		if err != nil {
 			return nil, err
 		}
-		f.sealed = b
+		f.sealed, f.docs = b, docs
 	}
 	return f.sealed, nil
+}
+
+// Sealed is the encoding Seal fixed, or nil before Seal.
+func (f *File) Sealed() []byte { return f.sealed }
+
+// Documents are the YAML documents of a sealed file's objects, in order (without
+// their "---" line), or nil before Seal and for a file that is not a list of objects.
+func (f *File) Documents() [][]byte {
+	if f.sealed == nil || f.Held != nil || f.Raw != nil {
+		return nil
+	}
+	out := make([][]byte, len(f.docs))
+	for i, start := range f.docs {
+		end := len(f.sealed)
+		if i+1 < len(f.docs) {
+			end = f.docs[i+1] - len("---\n")
+		}
+		out[i] = f.sealed[start:end:end]
+	}
+	return out
 }
 
 // Cluster is everything rendered for one cluster.
@@ -143,22 +168,30 @@ func (f *File) Encode() ([]byte, error) {
 	if f.sealed != nil {
 		return f.sealed, nil
 	}
+	b, _, err := f.encode()
+	return b, err
+}
+
+// encode is Encode, with where each object's document starts.
+func (f *File) encode() ([]byte, []int, error) {
 	b := make([]byte, 0, 4096)
 	b = append(b, Header...)
 	var err error
 	if f.Raw != nil {
 		if b, err = appendYAML(b, f.Raw); err != nil {
-			return nil, fmt.Errorf("encoding %s: %w", f.Path, err)
+			return nil, nil, fmt.Errorf("encoding %s: %w", f.Path, err)
 		}
-		return b, nil
+		return b, nil, nil
 	}
-	for _, o := range f.Objects {
+	docs := make([]int, len(f.Objects))
+	for i, o := range f.Objects {
 		b = append(b, "---\n"...)
+		docs[i] = len(b)
 		if b, err = appendYAML(b, o.Object); err != nil {
-			return nil, fmt.Errorf("encoding %s: %s: %w", f.Path, Ref(o), err)
+			return nil, nil, fmt.Errorf("encoding %s: %s: %w", f.Path, Ref(o), err)
 		}
 	}
-	return b, nil
+	return b, docs, nil
 }
 
 // Kustomization returns a kustomize config listing resources, in the given order.

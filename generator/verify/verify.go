@@ -51,6 +51,8 @@ type Options struct {
 	// Production says the cluster is a production one: people are bound to the
 	// viewer role only, and no role may debug (exec, attach, port-forward).
 	Production bool
+	// Memo, when set, shares verdicts on team files among the run's Checkers.
+	Memo *Memo
 }
 
 // pssEvaluator is the Pod Security evaluator, made once: its checks are stateless.
@@ -72,6 +74,8 @@ type Checker struct {
 	// people are the platform's people roles by name (viewer, developer).
 	people map[string]*rbacv1.ClusterRole
 	opts   Options
+	// rules is the digest of what the checks of a team file read (Memo's key).
+	rules [32]byte
 }
 
 // New returns the Checker of a cluster whose platform layer is platform.
@@ -93,6 +97,9 @@ func New(cluster string, platform []*manifest.File, opts Options) (*Checker, dia
 	c.roleFile, c.role = tenantRole(platform)
 	c.grants = tenantGrants(c.role)
 	c.people = peopleRoles(platform)
+	if opts.Memo != nil {
+		c.rules = c.rulesDigest()
+	}
 	return c, nil
 }
 
@@ -133,15 +140,14 @@ func (c *Checker) Files(files []*manifest.File) (diag.List, []Object) {
 	var objects []Object
 	seen := map[string]string{}
 	for _, f := range files {
-		for _, o := range f.Objects {
-			key := o.GetAPIVersion() + "/" + manifest.Ref(o)
-			if other, dup := seen[key]; dup {
-				v.obj(f, o, fmt.Sprintf("rendered twice (also in %s); object names must be unique", other), "")
+		objs := v.objects(f)
+		for _, o := range objs {
+			if other, dup := seen[o.Key]; dup {
+				v.add(diag.Diagnostic{File: f.Path, Object: o.Ref, Message: fmt.Sprintf("rendered twice (also in %s); object names must be unique", other)})
 			}
-			seen[key] = f.Path
-			objects = append(objects, Object{Key: key, Ref: manifest.Ref(o), File: f.Path})
-			v.object(f, o)
+			seen[o.Key] = f.Path
 		}
+		objects = append(objects, objs...)
 	}
 	v.healthChecks()
 	v.reconcilerManagesNoExceptions()
@@ -170,6 +176,25 @@ func Duplicates(units ...[]Object) diag.List {
 		}
 	}
 	return out.Sort()
+}
+
+// objects checks each object of f (through the memo when it has one) and lists them.
+func (v *verifier) objects(f *manifest.File) []Object {
+	var docs [][]byte
+	if v.memoized(f) {
+		docs = f.Documents()
+	}
+	out := make([]Object, 0, len(f.Objects))
+	for i, o := range f.Objects {
+		ref := manifest.Ref(o)
+		out = append(out, Object{Key: o.GetAPIVersion() + "/" + ref, Ref: ref, File: f.Path})
+		if docs != nil {
+			v.objectThroughMemo(f, o, docs[i])
+		} else {
+			v.object(f, o)
+		}
+	}
+	return out
 }
 
 type verifier struct {
@@ -276,17 +301,21 @@ func tenantGrants(role *rbacv1.ClusterRole) map[string]bool {
 func (v *verifier) build() {
 	fs := filesys.MakeFsInMemory()
 	var dirs []string
+	encoded := map[string][]byte{}
 	for _, f := range v.files {
 		b, err := f.Encode()
 		if err != nil {
 			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
 			return
 		}
+		encoded[f.Path] = b
 		if err := fs.WriteFile("/"+f.Path, b); err != nil {
 			v.add(diag.Diagnostic{File: f.Path, Message: err.Error()})
 			return
 		}
 		switch {
+		case f.Layer == manifest.LayerTenant && f.Raw == nil && v.memoized(f):
+			// judged by document, below
 		case f.Layer == manifest.LayerTenant && f.Raw == nil:
 			// A tenant file builds on its own, as one resource of tenants/.
 			dir := "/tenant-" + strings.TrimSuffix(path.Base(f.Path), ".yaml")
@@ -306,7 +335,20 @@ func (v *verifier) build() {
 		}
 	}
 	slices.Sort(dirs)
+	var judged map[string]bool
+	if v.opts.Memo != nil {
+		var teamDirs []string
+		for _, dir := range dirs {
+			if strings.HasPrefix(dir, path.Join("clusters", v.cluster, "teams")+"/") {
+				teamDirs = append(teamDirs, dir)
+			}
+		}
+		judged = v.buildThroughMemo(teamDirs, encoded)
+	}
 	for _, dir := range dirs {
+		if judged[dir] {
+			continue
+		}
 		if _, err := fluxbuild.Build(fs, "/"+dir); err != nil {
 			v.add(diag.Diagnostic{File: dir + "/kustomization.yaml", Message: "Flux's kustomize build fails: " + strings.TrimSpace(err.Error())})
 		}

@@ -232,6 +232,17 @@ func TestHostileInputIsRefused(t *testing.T) {
 					t.Fatal("accepted; want it refused")
 				}
 				msg = diags.Error()
+				// Through a memo, the first time and from its verdicts, the
+				// same is refused.
+				memo := verify.NewMemo()
+				for range 2 {
+					memoized := verifySealed(t, c, verify.Options{KubernetesVersion: "1.33", Memo: memo})
+					for _, w := range tt.want {
+						if !strings.Contains(memoized.Error(), w) {
+							t.Errorf("through the memo, diagnostics do not mention %q:\n%s", w, memoized.Error())
+						}
+					}
+				}
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(msg, w) {
