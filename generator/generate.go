@@ -320,6 +320,9 @@ type run struct {
 	units    []*unitResult
 	// memo shares the verdicts on team files among the clusters' Checkers.
 	memo *verify.Memo
+	// runtimeFields are the cluster fields lib/runtime.jsonnet's rules read; nil
+	// when lib/ has no runtime.jsonnet (team.jsonnet's runtime is the rules).
+	runtimeFields []string
 }
 
 // CacheDir is the directory of the render's caches (scan.cacheDir, relative to the
@@ -343,6 +346,11 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	r := &run{opts: opts, root: root, inv: inv, log: log, ev: evaluate.New(lib, "lib"), memo: verify.NewMemo()}
 	if r.inputs, err = newInputs(root, inv); err != nil {
 		return nil, err
+	}
+	if fields, ok, err := r.ev.RuntimeFields(); err != nil {
+		return nil, &BadInputError{Diagnostics: diag.List{{File: "lib/" + evaluate.RuntimeEntry, Message: err.Error(), Severity: diag.Error}}}
+	} else if ok {
+		r.runtimeFields = append([]string{}, fields...)
 	}
 	if dir := CacheDir(opts, inv); dir != "" {
 		r.cache = cache.Open(filepath.Join(dir, "units"))

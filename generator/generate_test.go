@@ -6,8 +6,12 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/rampart-gitops/rampart/generator"
 )
@@ -92,4 +96,83 @@ func TestMemoryModeLeavesTheDiskAlone(t *testing.T) {
 	if !equalFiles(contents(check), contents(mem)) {
 		t.Error("an in-memory run renders other bytes than a check")
 	}
+}
+
+// TestRuntimeEntryRendersWhatTeamEntryDid: the Falco rules from lib/runtime.jsonnet
+// (evaluated once per distinct projection of the cluster) are byte for byte those
+// team.jsonnet renders when it returns the rules itself for every cluster; a lib/ that
+// does both is refused, naming both files.
+func TestRuntimeEntryRendersWhatTeamEntryDid(t *testing.T) {
+	render := func(fsys fs.FS) (map[string][]byte, error) {
+		res, err := generator.Generate(context.Background(), generator.Options{FS: fsys, Mode: generator.Validate})
+		if err != nil {
+			return nil, err
+		}
+		files := map[string][]byte{}
+		for _, c := range res.Clusters {
+			contents, err := c.Contents()
+			if err != nil {
+				return nil, err
+			}
+			maps.Copy(files, contents)
+		}
+		return files, nil
+	}
+	shared, err := render(os.DirFS(".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := os.ReadFile("../lib/team.jsonnet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// team.jsonnet returning the rules for each unit, as before runtime.jsonnet.
+	withRules := strings.Replace(string(team), "  {\n    tenant:", "  {\n    runtime: (import 'runtime.libsonnet').rules(team, cluster, intents),\n    tenant:", 1)
+	if withRules == string(team) {
+		t.Fatal("lib/team.jsonnet changed shape; update the test's edit")
+	}
+	perUnit := overlay{FS: os.DirFS(".."), files: map[string][]byte{"lib/team.jsonnet": []byte(withRules)}, hidden: "lib/runtime.jsonnet"}
+	got, err := render(perUnit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalFiles(shared, got) {
+		t.Errorf("the rules per unit differ from runtime.jsonnet's: %v", union(shared, got))
+	}
+	both := overlay{FS: os.DirFS(".."), files: perUnit.files}
+	if _, err := render(both); err == nil || !strings.Contains(err.Error(), "lib/team.jsonnet returns runtime") || !strings.Contains(err.Error(), "lib/runtime.jsonnet") {
+		t.Errorf("team.jsonnet and runtime.jsonnet both rendering the rules: error %v", err)
+	}
+}
+
+// overlay is a file system with some files replaced and one hidden.
+type overlay struct {
+	fs.FS
+	files  map[string][]byte
+	hidden string
+}
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if name == o.hidden {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	if b, ok := o.files[name]; ok {
+		return fstest.MapFS{name: {Data: b}}.Open(name)
+	}
+	f, err := o.FS.Open(name)
+	if err != nil || o.hidden == "" || path.Dir(o.hidden) != name {
+		return f, err
+	}
+	return hidingDir{File: f, hidden: path.Base(o.hidden)}, nil
+}
+
+// hidingDir is a directory that does not list one of its entries.
+type hidingDir struct {
+	fs.File
+	hidden string
+}
+
+func (d hidingDir) ReadDir(n int) ([]fs.DirEntry, error) {
+	entries, err := d.File.(fs.ReadDirFile).ReadDir(n)
+	return slices.DeleteFunc(entries, func(e fs.DirEntry) bool { return e.Name() == d.hidden }), err
 }

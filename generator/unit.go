@@ -45,6 +45,46 @@ type teamArg struct {
 	once sync.Once
 	apps *evaluate.Output
 	err  error
+
+	mu    sync.Mutex
+	rules map[[sha256.Size]byte]*teamRules
+}
+
+// teamRules is the team's Falco rules file for one projection of a cluster and one
+// set of intents, encoded once.
+type teamRules struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// runtimeRules is the team's Falco rules file on cluster c (lib/runtime.jsonnet),
+// evaluated and encoded once per distinct projection of the cluster and intents:
+// the entry sees nothing else of the cluster, so clusters alike in those fields
+// share it.
+func (a *teamArg) runtimeRules(ev *evaluate.Evaluator, c *clusterRender, intents json.RawMessage) ([]byte, error) {
+	h := sha256.New()
+	h.Write(c.runtimeSum[:])
+	h.Write(intents)
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+	a.mu.Lock()
+	if a.rules == nil {
+		a.rules = map[[sha256.Size]byte]*teamRules{}
+	}
+	t := a.rules[key]
+	if t == nil {
+		t = &teamRules{}
+		a.rules[key] = t
+	}
+	a.mu.Unlock()
+	t.once.Do(func() {
+		var rules []map[string]any
+		if rules, t.err = ev.Runtime(c.runtimeArg, a.Arg, evaluate.ParseArg("intents", intents)); t.err == nil {
+			t.data, t.err = falco.Encode(rules)
+		}
+	})
+	return t.data, t.err
 }
 
 // shared is what the team renders alike on every cluster, evaluated once.
@@ -116,6 +156,10 @@ type clusterRender struct {
 	plan       *plan.Cluster
 	clusterSum [sha256.Size]byte // of cluster.yaml's JSON, for the units' keys
 	clusterArg evaluate.Arg
+	// runtimeArg is the cluster cut down to the fields lib/runtime.jsonnet reads,
+	// and runtimeSum its digest; unset without runtime.jsonnet or runtime detection.
+	runtimeArg evaluate.Arg
+	runtimeSum [sha256.Size]byte
 	// platformCached says the platform layer (the templates' output and its
 	// verification) came from the render cache.
 	platformCached bool
@@ -189,6 +233,13 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 	if c.falco = falco.LayoutOf(cl.Cluster); c.falco != nil {
 		if c.common, err = falco.Encode(platform.Runtime); err != nil {
 			return fail("rendering the Falco rules of cluster %q: %v", name, err)
+		}
+		if r.runtimeFields != nil {
+			projected, err := evaluate.ProjectCluster(b, r.runtimeFields)
+			if err != nil {
+				return fail("encoding cluster %q for lib/%s: %v", name, evaluate.RuntimeEntry, err)
+			}
+			c.runtimeArg, c.runtimeSum = evaluate.ParseArg("cluster", projected), sha256.Sum256(projected)
 		}
 		// The shards' ConfigMaps are verified with the platform layer as they are
 		// laid out, without data: encode fills in the teams' rules files.
@@ -420,8 +471,16 @@ func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage)
 	if err != nil {
 		return nil, nil, fail(err)
 	}
-	if c.falco != nil {
+	switch {
+	case c.falco == nil:
+	case r.runtimeFields == nil:
 		if rules, err = falco.Encode(out.Runtime); err != nil {
+			return nil, nil, fail(err)
+		}
+	case len(out.Runtime) > 0:
+		return nil, nil, fail(fmt.Errorf("lib/%s returns runtime, and lib/%s renders the Falco rules: keep one of them", evaluate.TeamEntry, evaluate.RuntimeEntry))
+	default:
+		if rules, err = arg.runtimeRules(r.ev, c, intents); err != nil {
 			return nil, nil, fail(err)
 		}
 	}

@@ -4,11 +4,10 @@
 //   tenant -> clusters/<cluster>/tenants/<team>.yaml (applied by the cluster's reconciler)
 //   files  -> clusters/<cluster>/teams/<team>/<file> (applied as the team), with the
 //             files of apps.jsonnet, which renders what is alike on every cluster
-//   runtime -> the team's Falco rules file, which Rampart puts in the cluster's Falco
-//             rules ConfigMaps (applied by the cluster's reconciler)
+// The team's Falco rules file comes from runtime.jsonnet, which sees only the cluster
+// fields the rules read.
 local layers = import 'layers.libsonnet';
 local namespace = import 'namespace.libsonnet';
-local runtime = import 'runtime.libsonnet';
 local tenant = import 'tenant.libsonnet';
 
 // merge concatenates the objects of files two layers both write.
@@ -22,5 +21,4 @@ function(cluster, team, intents)
             tenant.objects(team, cluster) +
             std.flattenArrays([r.tenant for r in rendered]),
     files: std.foldl(function(acc, r) merge(acc, r.files), rendered, {}),
-    runtime: runtime.rules(team, cluster, intents),
   }

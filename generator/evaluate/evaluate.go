@@ -33,6 +33,13 @@ const (
 	// and its files are added to those of each of the team's clusters. It is
 	// optional.
 	AppsEntry = "apps.jsonnet"
+	// RuntimeEntry renders a team's Falco rules file on a cluster. It is an object:
+	// `cluster` lists the fields of the cluster the rules read (dotted paths, e.g.
+	// "spec.cni"), and `rules(cluster, team, intents)` is called with the cluster cut
+	// down to those fields, so its value depends on nothing else and is evaluated once
+	// per distinct team, intents and fields instead of once per cluster. It is
+	// optional: without it the rules are team.jsonnet's `runtime`.
+	RuntimeEntry = "runtime.jsonnet"
 )
 
 // Output is what one evaluation rendered.
@@ -132,6 +139,82 @@ func (e *Evaluator) Apps(team Arg) (*Output, error) {
 	return out, nil
 }
 
+// RuntimeFields gives the fields of the cluster that lib/runtime.jsonnet's rules read
+// (its `cluster` field: dotted paths such as "spec.cni"), or ok false when lib/ has
+// no runtime.jsonnet.
+func (e *Evaluator) RuntimeFields() (fields []string, ok bool, err error) {
+	if _, _, err := e.importer.Import("", RuntimeEntry); errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	v, err := e.call(RuntimeEntry, "cluster", nil, false)
+	if err != nil {
+		return nil, false, err
+	}
+	entry := e.libName + "/" + RuntimeEntry
+	list, isList := v.([]any)
+	if !isList {
+		return nil, false, fmt.Errorf("evaluating %s: cluster must be a list of the cluster's fields the rules read (e.g. \"spec.cni\"), got %s", entry, jsonType(v))
+	}
+	for i, x := range list {
+		f, _ := x.(string)
+		if f == "" || strings.HasPrefix(f, ".") || strings.HasSuffix(f, ".") || strings.Contains(f, "..") {
+			return nil, false, fmt.Errorf("evaluating %s: cluster[%d]: want the dotted path of a field such as \"spec.cni\", got %s %q", entry, i, jsonType(x), f)
+		}
+		fields = append(fields, f)
+	}
+	return fields, true, nil
+}
+
+// Runtime renders a team's Falco rules file with lib/runtime.jsonnet: its rules,
+// called with the cluster cut down to the fields RuntimeFields gives (see
+// ProjectCluster).
+func (e *Evaluator) Runtime(cluster, team, intents Arg) ([]map[string]any, error) {
+	v, err := e.call(RuntimeEntry, "rules", []arg{{"cluster", cluster}, {"team", team}, {"intents", intents}}, false)
+	if err != nil {
+		return nil, err
+	}
+	rules, err := objectList(v)
+	if err != nil {
+		return nil, fmt.Errorf("evaluating %s/%s: rules must return a list of Falco rules, macros and lists: %w", e.libName, RuntimeEntry, err)
+	}
+	return rules, nil
+}
+
+// ProjectCluster cuts a cluster's JSON down to the fields named by dotted paths: the
+// cluster lib/runtime.jsonnet's rules see. A field the cluster does not set is left
+// out.
+func ProjectCluster(cluster json.RawMessage, fields []string) (json.RawMessage, error) {
+	var full map[string]any
+	if err := json.Unmarshal(cluster, &full); err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	for _, f := range fields {
+		parts := strings.Split(f, ".")
+		var v any = full
+		for _, p := range parts {
+			m, _ := v.(map[string]any)
+			if v = m[p]; v == nil {
+				break
+			}
+		}
+		if v == nil {
+			continue
+		}
+		dst := out
+		for _, p := range parts[:len(parts)-1] {
+			next, _ := dst[p].(map[string]any)
+			if next == nil {
+				next = map[string]any{}
+				dst[p] = next
+			}
+			dst = next
+		}
+		dst[parts[len(parts)-1]] = v
+	}
+	return json.Marshal(out)
+}
+
 // Platform renders the cluster-wide platform layer; teams are the names of the teams
 // on the cluster.
 func (e *Evaluator) Platform(cluster Arg, teams []string) (*Output, error) {
@@ -206,6 +289,13 @@ func (e *Evaluator) vm() *vm {
 // evaluate calls the entry point with args: its value as Go values, or as JSON text
 // (a string) when asJSON is set.
 func (e *Evaluator) evaluate(entry string, args []arg, asJSON bool) (result any, err error) {
+	return e.call(entry, "", args, asJSON)
+}
+
+// call calls the entry point, or its field named field when field is set, with args:
+// its value as Go values, or as JSON text (a string) when asJSON is set (for an
+// entry point only). With nil args it gives the entry's or field's value itself.
+func (e *Evaluator) call(entry, field string, args []arg, asJSON bool) (result any, err error) {
 	vm := e.vm()
 	defer func() {
 		// go-jsonnet is not expected to panic, but a panic must not cross our
@@ -218,7 +308,10 @@ func (e *Evaluator) evaluate(entry string, args []arg, asJSON bool) (result any,
 		e.vms.Put(vm)
 	}()
 	vm.TLAReset()
-	names := make([]string, len(args))
+	var names []string
+	if args != nil {
+		names = make([]string, len(args))
+	}
 	for i, a := range args {
 		if a.value.err != nil {
 			return nil, fmt.Errorf("evaluating %s/%s: argument %s: %w", e.libName, entry, a.name, a.value.err)
@@ -234,14 +327,18 @@ func (e *Evaluator) evaluate(entry string, args []arg, asJSON bool) (result any,
 	// its parsed form between evaluations like any other file of lib/.
 	file, snippet := foundAt, fmt.Sprintf("import %q", entry)
 	if !asJSON {
-		file, snippet = resultFile, resultSnippet(entry, names)
+		file, snippet = resultFile, resultSnippet(entry, field, names)
 	}
 	out, err := vm.EvaluateAnonymousSnippet(file, snippet)
 	if err != nil {
 		// go-jsonnet's message already carries file:line:col of every frame.
 		msg, inLib := cleanJsonnetError(err)
-		if !inLib && !asJSON {
-			return nil, fmt.Errorf("evaluating %s: it must be a function(%s): %s", foundAt, strings.Join(names, ", "), msg)
+		if !inLib && !asJSON && names != nil {
+			what := "it"
+			if field != "" {
+				what = "its field " + field
+			}
+			return nil, fmt.Errorf("evaluating %s: %s must be a function(%s): %s", foundAt, what, strings.Join(names, ", "), msg)
 		}
 		return nil, fmt.Errorf("evaluating %s: %s", foundAt, msg)
 	}
@@ -255,19 +352,23 @@ func (e *Evaluator) evaluate(entry string, args []arg, asJSON bool) (result any,
 // its frames from a stack trace.
 const resultFile = "<rampart>"
 
-// resultSnippet calls the entry point with the top-level arguments named, by name,
-// and passes its value to the result native function.
-func resultSnippet(entry string, names []string) string {
-	var b strings.Builder
-	b.WriteString("function(" + strings.Join(names, ", ") + ") std.native('" + resultNative + "')((import " + strconv.Quote(entry) + ")(")
-	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(n + "=" + n)
+// resultSnippet calls the entry point (or its field, when field is set) with the
+// top-level arguments named, by name, and passes its value to the result native
+// function. With no names it passes the entry's (or field's) value itself.
+func resultSnippet(entry, field string, names []string) string {
+	callee := "(import " + strconv.Quote(entry) + ")"
+	if field != "" {
+		callee += "." + field
 	}
-	b.WriteString("))")
-	return b.String()
+	result := "std.native('" + resultNative + "')"
+	if names == nil {
+		return result + "(" + callee + ")"
+	}
+	args := make([]string, len(names))
+	for i, n := range names {
+		args[i] = n + "=" + n
+	}
+	return "function(" + strings.Join(names, ", ") + ") " + result + "(" + callee + "(" + strings.Join(args, ", ") + "))"
 }
 
 // outputShape is what decodeValue's errors say the entry points must return.

@@ -208,3 +208,58 @@ func TestAppsRendersFilesOnly(t *testing.T) {
 		t.Errorf("error %v, want one saying apps.jsonnet renders files only", err)
 	}
 }
+
+// TestRuntimeSeesOnlyItsClusterFields: lib/runtime.jsonnet's rules get the cluster cut
+// down to the fields its `cluster` lists, so a rule that reads another field fails
+// loudly instead of making the rules differ between clusters the render shares them
+// across.
+func TestRuntimeSeesOnlyItsClusterFields(t *testing.T) {
+	lib := fstest.MapFS{"runtime.jsonnet": {Data: []byte(`{
+  cluster: ['spec.cni', 'spec.runtime.minimumPriority', 'spec.absent'],
+  rules(cluster, team, intents):: [{ rule: team.name + ' on ' + cluster.spec.cni, priority: cluster.spec.runtime.minimumPriority, calls: std.length(intents.outgoing) }]
+    + (if team.name == 'nosy' then [{ rule: cluster.metadata.name }] else []),
+}`)}}
+	ev := evaluate.New(lib, "lib")
+	fields, ok, err := ev.RuntimeFields()
+	if err != nil || !ok || !reflect.DeepEqual(fields, []string{"spec.cni", "spec.runtime.minimumPriority", "spec.absent"}) {
+		t.Fatalf("RuntimeFields() = %v, %v, %v", fields, ok, err)
+	}
+	full := json.RawMessage(`{"metadata": {"name": "prod-weu"}, "spec": {"cni": "cilium", "environment": "production", "runtime": {"enabled": true, "minimumPriority": "ERROR", "shards": 3}}}`)
+	projected, err := evaluate.ProjectCluster(full, fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"spec":{"cni":"cilium","runtime":{"minimumPriority":"ERROR"}}}`; string(projected) != want {
+		t.Errorf("ProjectCluster = %s, want %s", projected, want)
+	}
+	cluster := evaluate.ParseArg("cluster", projected)
+	intents := evaluate.ParseArg("intents", json.RawMessage(`{"outgoing": {"api": []}}`))
+	rules, err := ev.Runtime(cluster, evaluate.ParseArg("team", json.RawMessage(`{"name": "pay"}`)), intents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []map[string]any{{"rule": "pay on cilium", "priority": "ERROR", "calls": 1.0}}; !reflect.DeepEqual(rules, want) {
+		t.Errorf("Runtime = %v, want %v", rules, want)
+	}
+	_, err = ev.Runtime(cluster, evaluate.ParseArg("team", json.RawMessage(`{"name": "nosy"}`)), intents)
+	if err == nil || !strings.Contains(err.Error(), "metadata") || !strings.Contains(err.Error(), "lib/runtime.jsonnet") {
+		t.Errorf("reading a field outside the projection: error %v, want one naming the field and lib/runtime.jsonnet", err)
+	}
+}
+
+func TestRuntimeEntryIsOptionalAndChecked(t *testing.T) {
+	if _, ok, err := evaluate.New(fstest.MapFS{}, "lib").RuntimeFields(); ok || err != nil {
+		t.Errorf("without runtime.jsonnet: ok %v, err %v; want neither", ok, err)
+	}
+	for _, bad := range []string{`{ cluster: 'spec.cni', rules(cluster, team, intents):: [] }`, `{ cluster: ['spec..cni'], rules(cluster, team, intents):: [] }`, `{ cluster: [1], rules(cluster, team, intents):: [] }`} {
+		_, _, err := evaluate.New(fstest.MapFS{"runtime.jsonnet": {Data: []byte(bad)}}, "lib").RuntimeFields()
+		if err == nil || !strings.Contains(err.Error(), "lib/runtime.jsonnet") || !strings.Contains(err.Error(), "cluster") {
+			t.Errorf("%s: error %v, want one naming lib/runtime.jsonnet's cluster field", bad, err)
+		}
+	}
+	ev := evaluate.New(fstest.MapFS{"runtime.jsonnet": {Data: []byte(`{ cluster: [], rules: [] }`)}}, "lib")
+	_, err := ev.Runtime(evaluate.ParseArg("cluster", json.RawMessage(`{}`)), evaluate.ParseArg("team", json.RawMessage(`{}`)), evaluate.ParseArg("intents", json.RawMessage(`{}`)))
+	if err == nil || !strings.Contains(err.Error(), "rules must be a function(cluster, team, intents)") {
+		t.Errorf("rules not a function: error %v", err)
+	}
+}
