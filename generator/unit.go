@@ -180,11 +180,28 @@ type unitResult struct {
 	cached bool
 	// files are the unit's files; those from the cache may lack their Data until
 	// load reads it.
-	files   []cache.File
-	load    func() error
-	images  []string
-	objects []verify.Object
-	diags   diag.List
+	files  []cache.File
+	load   func() error
+	images []string
+	// objects are the unit's objects for the cluster-wide duplicate check, or nil
+	// where its cache entry holds them (loadObjects reads them); sums are their keys'
+	// digests, which is all the check reads unless two collide.
+	objects     []verify.Object
+	sums        []uint64
+	loadObjects func() ([]verify.Object, error)
+	diags       diag.List
+}
+
+// allObjects are the unit's objects, read from its cache entry where they are kept.
+func (u *unitResult) allObjects() ([]verify.Object, error) {
+	if u.objects != nil || u.loadObjects == nil {
+		return u.objects, nil
+	}
+	objs, err := u.loadObjects()
+	if err != nil {
+		return nil, fmt.Errorf("the render cache entry of %s is damaged; run again with --no-cache: %w", u.unit.Name(), err)
+	}
+	return objs, nil
 }
 
 // renderPlatform evaluates a cluster's platform layer (or takes it and its
@@ -287,6 +304,9 @@ func (r *run) cachedPlatform(key cache.Key) (*evaluate.Output, *cache.Entry) {
 	if !ok || len(e.Files) != 1 || r.cache.Load(key, e) != nil {
 		return nil, nil
 	}
+	if _, err := r.cache.LoadObjects(key, e); err != nil {
+		return nil, nil
+	}
 	out, err := r.ev.DecodePlatform(e.Files[0].Data)
 	if err != nil {
 		return nil, nil
@@ -319,12 +339,28 @@ func (c *clusterRender) clusterFiles(tenants []string) []*manifest.File {
 }
 
 // finish collects the units' diagnostics and checks that no object is rendered twice
-// across the cluster.
+// across the cluster: by the digests of the objects' keys, and by the objects
+// themselves (read back from the cache) only when two digests are equal.
 func (c *clusterRender) finish() {
-	all := [][]verify.Object{c.objects}
+	sums := [][]uint64{verify.KeySums(c.objects)}
 	for _, u := range c.units {
 		c.diags = append(c.diags, u.diags...)
-		all = append(all, u.objects)
+		if u.sums == nil {
+			u.sums = verify.KeySums(u.objects)
+		}
+		sums = append(sums, u.sums)
+	}
+	if !verify.SumsCollide(sums...) {
+		return
+	}
+	all := [][]verify.Object{c.objects}
+	for _, u := range c.units {
+		objs, err := u.allObjects()
+		if err != nil {
+			c.diags = append(c.diags, diag.Diagnostic{File: u.unit.Team.File, Message: err.Error(), Severity: diag.Error})
+			return
+		}
+		all = append(all, objs)
 	}
 	c.diags = append(c.diags, verify.Duplicates(all...)...)
 }
@@ -370,8 +406,9 @@ func (r *run) pins(images []string) map[string]string {
 func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	key, intents := r.key(c, u.unit)
 	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) && r.cached(key, e) {
-		u.cached, u.files, u.images, u.objects, u.diags = true, e.Files, e.Images, e.Objects, e.Warnings
+		u.cached, u.files, u.images, u.sums, u.diags = true, e.Files, e.Images, e.Sums, e.Warnings
 		u.load = sync.OnceValue(func() error { return r.cache.Load(key, e) })
+		u.loadObjects = func() ([]verify.Object, error) { return r.cache.LoadObjects(key, e) }
 		return
 	}
 	files, rules, diags := r.buildUnit(c, u.unit, intents)
@@ -432,6 +469,9 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 		u.files[i].Data = nil
 	}
 	u.load = sync.OnceValue(func() error { return r.cache.Load(key, entry) })
+	// Likewise the objects: their keys' digests serve the duplicate check.
+	u.sums, u.objects, entry.Objects = entry.Sums, nil, nil
+	u.loadObjects = func() ([]verify.Object, error) { return r.cache.LoadObjects(key, entry) }
 }
 
 // cached reports whether a unit can be taken from the cache entry e under key: its

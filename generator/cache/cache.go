@@ -5,10 +5,11 @@
 // or verified again; its files are reused byte for byte.
 //
 // Entries are written atomically (temporary file and rename) and carry their key and
-// a CRC-32C of each of their two parts: the metadata (the files' names, sizes and
-// digests, images, pins, objects and warnings), which Get reads, and the files'
-// bytes, which Load reads only when a run needs them — a render whose files are on
-// disk as they were, or a validate, never reads them. An entry that is corrupt,
+// a CRC-32C of each of their three parts: the metadata (the files' names, sizes and
+// digests, images, pins, the digests of the objects' keys, and warnings), which Get
+// reads; the objects' keys, which LoadObjects reads only when two digests collide in a
+// cluster; and the files' bytes, which Load reads only when a run needs them — a
+// render whose files are on disk as they were, or a validate, never reads them. An entry that is corrupt,
 // truncated, of another format or filed under another key is ignored and the unit is
 // rendered again, never trusted.
 // (The checksum is against accidents — a disk, a copy, a crash. Whoever can write the
@@ -29,6 +30,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +42,7 @@ import (
 )
 
 // format names the entry encoding; change it when Entry changes shape.
-const format = "rampart-render-cache-v4\n"
+const format = "rampart-render-cache-v5\n"
 
 // Key is a unit's content address.
 type Key [sha256.Size]byte
@@ -99,8 +101,12 @@ type Entry struct {
 	// Pins are the pinned references Files carry, by image; nil when unpinned
 	// (validate, or --skip-scan).
 	Pins map[string]string
-	// Objects identify its objects, for the cluster-wide duplicate check.
+	// Objects identify its objects, for the cluster-wide duplicate check; nil in an
+	// entry from Get until LoadObjects reads them.
 	Objects []verify.Object
+	// Sums are the digests of the Objects' keys (verify.KeySums), set by Put and Get:
+	// the duplicate check compares these and reads Objects only when two are equal.
+	Sums []uint64
 	// Warnings are the unit's verification warnings.
 	Warnings diag.List
 }
@@ -124,8 +130,8 @@ func (c *Cache) path(k Key) string {
 }
 
 // head is the fixed part of an entry: format, key, and the length and CRC-32C of
-// the metadata and of the data.
-const head = len(format) + sha256.Size + 16
+// the metadata, of the objects and of the data.
+const head = len(format) + sha256.Size + 24
 
 // Get returns the metadata of the entry under k (its files without their Data), or
 // false when there is none or it cannot be trusted.
@@ -176,6 +182,41 @@ func (c *Cache) Get(k Key) (*Entry, bool) {
 	return e, true
 }
 
+// LoadObjects reads the Objects of e, e as Get returned it under k. An error means
+// the entry cannot be trusted after all.
+func (c *Cache) LoadObjects(k Key, e *Entry) ([]verify.Object, error) {
+	if c == nil {
+		return nil, errUntrusted
+	}
+	fd, err := unix.Open(c.path(k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+	}
+	b := make([]byte, head)
+	if n, err := unix.Pread(fd, b, 0); err != nil || n != head {
+		return nil, errUntrusted
+	}
+	h, ok := readHead(k, b, st.Size)
+	if !ok {
+		return nil, errUntrusted
+	}
+	b = make([]byte, h.objLen)
+	if n, err := unix.Pread(fd, b, int64(head+h.metaLen)); err != nil || n != len(b) || crc32.Checksum(b, castagnoli) != h.objSum {
+		return nil, errUntrusted
+	}
+	objs, err := unmarshalObjects(b)
+	if err != nil || !slices.Equal(verify.KeySums(objs), e.Sums) {
+		return nil, errUntrusted
+	}
+	e.Objects = objs
+	return objs, nil
+}
+
 // Load reads the Data of e's files, e as Get returned it under k. An error means the
 // entry cannot be trusted after all: render the unit again.
 func (c *Cache) Load(k Key, e *Entry) error {
@@ -190,7 +231,7 @@ func (c *Cache) Load(k Key, e *Entry) error {
 	if !ok {
 		return errUntrusted
 	}
-	data := b[head+h.metaLen:]
+	data := b[head+h.metaLen+h.objLen:]
 	if crc32.Checksum(data, castagnoli) != h.dataSum || len(data) != h.dataLen {
 		return errUntrusted
 	}
@@ -213,19 +254,23 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	if c == nil {
 		return nil
 	}
+	e.Sums = verify.KeySums(e.Objects)
 	meta, err := marshalEntry(e)
 	if err != nil {
 		return fmt.Errorf("encoding the render cache entry of %s: %w", k, err)
 	}
+	objs := marshalObjects(e.Objects)
 	dataLen := 0
 	for _, f := range e.Files {
 		dataLen += f.Size
 	}
-	b := make([]byte, 0, head+len(meta)+dataLen)
+	b := make([]byte, 0, head+len(meta)+len(objs)+dataLen)
 	b = append(b, format...)
 	b = append(b, k[:]...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(meta)))
 	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(meta, castagnoli))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(objs)))
+	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(objs, castagnoli))
 	b = binary.BigEndian.AppendUint32(b, uint32(dataLen))
 	dataSum := uint32(0)
 	for _, f := range e.Files {
@@ -233,6 +278,7 @@ func (c *Cache) Put(k Key, e *Entry) error {
 	}
 	b = binary.BigEndian.AppendUint32(b, dataSum)
 	b = append(b, meta...)
+	b = append(b, objs...)
 	for _, f := range e.Files {
 		b = append(b, f.Data...)
 	}
@@ -248,8 +294,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // entryHead is an entry's fixed part, decoded.
 type entryHead struct {
-	metaLen, dataLen int
-	metaSum, dataSum uint32
+	metaLen, objLen, dataLen int
+	metaSum, objSum, dataSum uint32
 }
 
 // readHead checks the fixed part at the start of b, an entry of size bytes filed
@@ -265,9 +311,10 @@ func readHead(k Key, b []byte, size int64) (entryHead, bool) {
 	b = b[sha256.Size:]
 	h := entryHead{
 		metaLen: int(binary.BigEndian.Uint32(b[0:])), metaSum: binary.BigEndian.Uint32(b[4:]),
-		dataLen: int(binary.BigEndian.Uint32(b[8:])), dataSum: binary.BigEndian.Uint32(b[12:]),
+		objLen: int(binary.BigEndian.Uint32(b[8:])), objSum: binary.BigEndian.Uint32(b[12:]),
+		dataLen: int(binary.BigEndian.Uint32(b[16:])), dataSum: binary.BigEndian.Uint32(b[20:]),
 	}
-	if int64(head)+int64(h.metaLen)+int64(h.dataLen) != size {
+	if int64(head)+int64(h.metaLen)+int64(h.objLen)+int64(h.dataLen) != size {
 		return entryHead{}, false
 	}
 	return h, true

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,12 +64,12 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		return out
 	}
 	for name, bad := range map[string][]byte{
-		"flipped metadata byte": flip(len(b) - len(e.Files[0].Data) - len(e.Files[1].Data) - 1),
-		"flipped header byte":   flip(len("rampart-render-cache-v4\n") + 32 + 2),
+		"flipped metadata byte": flip(len("rampart-render-cache-v5\n") + 32 + 24),
+		"flipped header byte":   flip(len("rampart-render-cache-v5\n") + 32 + 2),
 		"truncated":             b[:len(b)/2],
 		"one byte short":        b[:len(b)-1],
 		"empty":                 {},
-		"other format":          append([]byte("rampart-render-cache-v3\n"), b[len("rampart-render-cache-v4\n"):]...),
+		"other format":          append([]byte("rampart-render-cache-v4\n"), b[len("rampart-render-cache-v5\n"):]...),
 	} {
 		if err := os.WriteFile(entry, bad, 0o644); err != nil {
 			t.Fatal(err)
@@ -100,15 +101,36 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		t.Error("an entry filed under another key was trusted")
 	}
 
-	// Unpinned entries stay unpinned; objects and warnings come back.
+	// Unpinned entries stay unpinned; warnings and the objects' digests come back,
+	// and the objects when asked for.
 	k2 := key("unpinned")
-	e2 := &cache.Entry{Objects: []verify.Object{{Key: "v1/Namespace/shop", Ref: "Namespace/shop", File: "clusters/dev/tenants/shop.yaml"}},
-		Warnings: diag.List{{File: "teams/shop.yaml", Line: 3, Message: "m", Severity: diag.Warning}}}
+	objs := []verify.Object{
+		{Key: "v1/Namespace/shop", Ref: "Namespace/shop", File: "clusters/dev/tenants/shop.yaml"},
+		{Key: "v1/ServiceAccount/shop/x", Ref: "ServiceAccount/shop/x", File: "clusters/dev/tenants/shop.yaml"},
+		{Key: "apps/v1/Deployment/shop/web", Ref: "odd", File: "clusters/dev/teams/shop/web.yaml"},
+	}
+	e2 := &cache.Entry{Objects: objs, Warnings: diag.List{{File: "teams/shop.yaml", Line: 3, Message: "m", Severity: diag.Warning}}}
 	if err := c.Put(k2, e2); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := c.Get(k2); !ok || got.Pins != nil || len(got.Objects) != 1 || got.Objects[0] != e2.Objects[0] || len(got.Warnings) != 1 || got.Warnings[0] != e2.Warnings[0] {
-		t.Errorf("unpinned entry = %+v, %v", got, ok)
+	got2, ok := c.Get(k2)
+	if !ok || got2.Pins != nil || got2.Objects != nil || !slices.Equal(got2.Sums, verify.KeySums(objs)) || len(got2.Warnings) != 1 || got2.Warnings[0] != e2.Warnings[0] {
+		t.Fatalf("unpinned entry = %+v, %v", got2, ok)
+	}
+	if loaded, err := c.LoadObjects(k2, got2); err != nil || !slices.Equal(loaded, objs) {
+		t.Errorf("LoadObjects = %v, %v; want %v", loaded, err, objs)
+	}
+	// The objects' bytes are checked when they are read.
+	entry2 := filepath.Join(dir, k2.String()[:2], k2.String()[2:])
+	b2, _ := os.ReadFile(entry2)
+	b2[len(b2)-1] ^= 1 // the entry has no files: its last byte is the objects'
+	if err := os.WriteFile(entry2, b2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if meta, ok := c.Get(k2); !ok {
+		t.Error("an entry whose objects are damaged lost its metadata too")
+	} else if _, err := c.LoadObjects(k2, meta); err == nil {
+		t.Error("a flipped objects byte was trusted")
 	}
 
 	var none *cache.Cache

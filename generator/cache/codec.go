@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/manifest"
@@ -97,11 +98,9 @@ func marshalEntry(e *Entry) ([]byte, error) {
 			enc.string(e.Pins[k])
 		}
 	}
-	enc.uint(len(e.Objects))
-	for _, o := range e.Objects {
-		enc.string(o.Key)
-		enc.string(o.Ref)
-		enc.string(o.File)
+	enc.uint(len(e.Sums))
+	for _, s := range e.Sums {
+		enc.b = binary.BigEndian.AppendUint64(enc.b, s)
 	}
 	w, err := json.Marshal(e.Warnings)
 	if err != nil {
@@ -136,14 +135,15 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 			e.Pins[k] = d.string()
 		}
 	}
-	objects := d.uint()
-	if objects > len(b) {
+	sums := d.uint()
+	if sums*8 > len(d.b) {
 		return nil, errShort
 	}
-	e.Objects = make([]verify.Object, 0, objects)
-	for range objects {
-		e.Objects = append(e.Objects, verify.Object{Key: d.string(), Ref: d.string(), File: d.string()})
+	e.Sums = make([]uint64, sums)
+	for i := range e.Sums {
+		e.Sums[i] = binary.BigEndian.Uint64(d.b[8*i:])
 	}
+	d.b = d.b[8*sums:]
 	var warnings diag.List
 	if w := d.string(); d.err == nil && w != "null" {
 		if err := json.Unmarshal([]byte(w), &warnings); err != nil {
@@ -158,4 +158,60 @@ func unmarshalEntry(b []byte) (*Entry, error) {
 	}
 	e.Warnings = warnings
 	return e, nil
+}
+
+// marshalObjects encodes an entry's objects, the part LoadObjects reads. A file's
+// path is written once for the run of objects it holds.
+func marshalObjects(objs []verify.Object) []byte {
+	var enc encoder
+	enc.uint(len(objs))
+	for i, o := range objs {
+		enc.string(o.Key)
+		// Ref is the end of Key (Kind/namespace/name after the apiVersion): its start.
+		if strings.HasSuffix(o.Key, o.Ref) {
+			enc.uint(len(o.Key) - len(o.Ref) + 1)
+		} else {
+			enc.uint(0)
+			enc.string(o.Ref)
+		}
+		if i > 0 && o.File == objs[i-1].File {
+			enc.uint(0)
+			continue
+		}
+		enc.uint(1)
+		enc.string(o.File)
+	}
+	return enc.b
+}
+
+func unmarshalObjects(b []byte) ([]verify.Object, error) {
+	d := newDecoder(b)
+	n := d.uint()
+	if n > len(b) {
+		return nil, errShort
+	}
+	objs := make([]verify.Object, 0, n)
+	file := ""
+	for range n {
+		o := verify.Object{Key: d.string()}
+		if at := d.uint(); at == 0 {
+			o.Ref = d.string()
+		} else if at <= len(o.Key)+1 {
+			o.Ref = o.Key[at-1:]
+		} else {
+			return nil, errShort
+		}
+		if d.uint() == 1 {
+			file = d.string()
+		}
+		o.File = file
+		objs = append(objs, o)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, errors.New("render cache entry has trailing bytes")
+	}
+	return objs, nil
 }

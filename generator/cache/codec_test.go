@@ -18,7 +18,7 @@ func TestMetadataTruncatedOrMangled(t *testing.T) {
 		Files:    []File{NewFile("clusters/dev/teams/shop/web.yaml", manifest.LayerTeam, "shop", []byte(strings.Repeat("x", 300)))},
 		Images:   []string{"registry.example.com/shop/web:1.0"},
 		Pins:     map[string]string{"registry.example.com/shop/web:1.0": "registry.example.com/shop/web:1.0@sha256:" + strings.Repeat("a", 64)},
-		Objects:  []verify.Object{{Key: "apps/v1/Deployment/shop/web", Ref: "Deployment/shop/web", File: "clusters/dev/teams/shop/web.yaml"}},
+		Sums:     verify.KeySums([]verify.Object{{Key: "apps/v1/Deployment/shop/web"}}),
 		Warnings: diag.List{{File: "teams/shop.yaml", Line: 3, Message: "a warning", Severity: diag.Warning}},
 	}
 	b, err := marshalEntry(e)
@@ -49,5 +49,27 @@ func TestMetadataTruncatedOrMangled(t *testing.T) {
 		if _, err := unmarshalEntry(bad); err == nil {
 			t.Errorf("%q decoded without an error", bad)
 		}
+	}
+}
+
+// The objects decode like the metadata: every truncation is an error.
+func TestObjectsTruncatedOrMangled(t *testing.T) {
+	objs := []verify.Object{
+		{Key: "apps/v1/Deployment/shop/web", Ref: "Deployment/shop/web", File: "clusters/dev/teams/shop/web.yaml"},
+		{Key: "v1/Service/shop/web", Ref: "Service/shop/web", File: "clusters/dev/teams/shop/web.yaml"},
+		{Key: "v1/Namespace/shop", Ref: "not a suffix", File: "clusters/dev/tenants/shop.yaml"},
+	}
+	b := marshalObjects(objs)
+	got, err := unmarshalObjects(b)
+	if err != nil || !reflect.DeepEqual(got, objs) {
+		t.Fatalf("round trip: %v, %v", got, err)
+	}
+	for n := range len(b) {
+		if _, err := unmarshalObjects(b[:n]); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded without an error", n, len(b))
+		}
+	}
+	if _, err := unmarshalObjects(append([]byte{1, 1, 'x', 9}, b[4:]...)); err == nil {
+		t.Error("a Ref starting past the end of its Key decoded without an error")
 	}
 }

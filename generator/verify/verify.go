@@ -178,6 +178,44 @@ func Duplicates(units ...[]Object) diag.List {
 	return out.Sort()
 }
 
+// KeySums are the 64-bit FNV-1a digests of the objects' keys. A fleet's render keeps
+// these for every unit rather than the objects: when no two of a cluster's digests
+// are equal no object is rendered twice there, and only when two are does
+// Duplicates need the objects themselves.
+func KeySums(objs []Object) []uint64 {
+	if objs == nil {
+		return nil
+	}
+	out := make([]uint64, len(objs))
+	for i, o := range objs {
+		h := uint64(14695981039346656037) // FNV-1a, 64-bit
+		for j := 0; j < len(o.Key); j++ {
+			h = (h ^ uint64(o.Key[j])) * 1099511628211
+		}
+		out[i] = h
+	}
+	return out
+}
+
+// SumsCollide says whether any two of the digests (KeySums of a cluster's parts) are
+// equal, so that Duplicates must look at the objects.
+func SumsCollide(parts ...[]uint64) bool {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	seen := make(map[uint64]struct{}, n)
+	for _, p := range parts {
+		for _, s := range p {
+			if _, dup := seen[s]; dup {
+				return true
+			}
+			seen[s] = struct{}{}
+		}
+	}
+	return false
+}
+
 // objects checks each object of f (through the memo when it has one) and lists them.
 func (v *verifier) objects(f *manifest.File) []Object {
 	var docs [][]byte
@@ -186,8 +224,9 @@ func (v *verifier) objects(f *manifest.File) []Object {
 	}
 	out := make([]Object, 0, len(f.Objects))
 	for i, o := range f.Objects {
-		ref := manifest.Ref(o)
-		out = append(out, Object{Key: o.GetAPIVersion() + "/" + ref, Ref: ref, File: f.Path})
+		apiVersion := o.GetAPIVersion()
+		key := apiVersion + "/" + manifest.Ref(o)
+		out = append(out, Object{Key: key, Ref: key[len(apiVersion)+1:], File: f.Path})
 		if docs != nil {
 			v.objectThroughMemo(f, o, docs[i])
 		} else {
