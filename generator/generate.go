@@ -25,6 +25,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -320,9 +321,11 @@ type run struct {
 	units    []*unitResult
 	// memo shares the verdicts on team files among the clusters' Checkers.
 	memo *verify.Memo
-	// runtimeFields are the cluster fields lib/runtime.jsonnet's rules read; nil
-	// when lib/ has no runtime.jsonnet (team.jsonnet's runtime is the rules).
-	runtimeFields []string
+	// runtimeFields gives the cluster fields lib/runtime.jsonnet's rules read, or
+	// false when lib/ has no runtime.jsonnet (team.jsonnet's runtime is the rules);
+	// evaluated when a unit first renders, so a render that takes every unit from the
+	// cache does not parse lib/.
+	runtimeFields func() ([]string, bool, error)
 }
 
 // CacheDir is the directory of the render's caches (scan.cacheDir, relative to the
@@ -347,10 +350,15 @@ func newRun(ctx context.Context, opts Options, root fs.FS, inv *load.Inventory, 
 	if r.inputs, err = newInputs(root, inv); err != nil {
 		return nil, err
 	}
-	if fields, ok, err := r.ev.RuntimeFields(); err != nil {
-		return nil, &BadInputError{Diagnostics: diag.List{{File: "lib/" + evaluate.RuntimeEntry, Message: err.Error(), Severity: diag.Error}}}
-	} else if ok {
-		r.runtimeFields = append([]string{}, fields...)
+	var (
+		once   sync.Once
+		fields []string
+		entry  bool
+		lerr   error
+	)
+	r.runtimeFields = func() ([]string, bool, error) {
+		once.Do(func() { fields, entry, lerr = r.ev.RuntimeFields() })
+		return fields, entry, lerr
 	}
 	if dir := CacheDir(opts, inv); dir != "" {
 		r.cache = cache.Open(filepath.Join(dir, "units"))

@@ -62,9 +62,9 @@ type teamRules struct {
 // evaluated and encoded once per distinct projection of the cluster and intents:
 // the entry sees nothing else of the cluster, so clusters alike in those fields
 // share it.
-func (a *teamArg) runtimeRules(ev *evaluate.Evaluator, c *clusterRender, intents json.RawMessage) ([]byte, error) {
+func (a *teamArg) runtimeRules(ev *evaluate.Evaluator, c *projectedCluster, intents json.RawMessage) ([]byte, error) {
 	h := sha256.New()
-	h.Write(c.runtimeSum[:])
+	h.Write(c.sum[:])
 	h.Write(intents)
 	var key [sha256.Size]byte
 	h.Sum(key[:0])
@@ -80,7 +80,7 @@ func (a *teamArg) runtimeRules(ev *evaluate.Evaluator, c *clusterRender, intents
 	a.mu.Unlock()
 	t.once.Do(func() {
 		var rules []map[string]any
-		if rules, t.err = ev.Runtime(c.runtimeArg, a.Arg, evaluate.ParseArg("intents", intents)); t.err == nil {
+		if rules, t.err = ev.Runtime(c.arg, a.Arg, evaluate.ParseArg("intents", intents)); t.err == nil {
 			t.data, t.err = falco.Encode(rules)
 		}
 	})
@@ -156,10 +156,8 @@ type clusterRender struct {
 	plan       *plan.Cluster
 	clusterSum [sha256.Size]byte // of cluster.yaml's JSON, for the units' keys
 	clusterArg evaluate.Arg
-	// runtimeArg is the cluster cut down to the fields lib/runtime.jsonnet reads,
-	// and runtimeSum its digest; unset without runtime.jsonnet or runtime detection.
-	runtimeArg evaluate.Arg
-	runtimeSum [sha256.Size]byte
+	// runtime is the cluster as lib/runtime.jsonnet sees it, made on first use.
+	runtime func() (*projectedCluster, error)
 	// platformCached says the platform layer (the templates' output and its
 	// verification) came from the render cache.
 	platformCached bool
@@ -172,6 +170,13 @@ type clusterRender struct {
 	// off; common is the file of lists and macros in its shard 0.
 	falco  *falco.Layout
 	common []byte
+}
+
+// projectedCluster is a cluster cut down to the fields lib/runtime.jsonnet reads,
+// and the digest of its JSON.
+type projectedCluster struct {
+	arg evaluate.Arg
+	sum [sha256.Size]byte
 }
 
 // unitResult is one unit's verified output, rendered now or taken from the cache.
@@ -251,13 +256,17 @@ func (r *run) renderPlatform(pc *plan.Cluster) *clusterRender {
 		if c.common, err = falco.Encode(platform.Runtime); err != nil {
 			return fail("rendering the Falco rules of cluster %q: %v", name, err)
 		}
-		if r.runtimeFields != nil {
-			projected, err := evaluate.ProjectCluster(b, r.runtimeFields)
+		c.runtime = sync.OnceValues(func() (*projectedCluster, error) {
+			fields, _, err := r.runtimeFields()
 			if err != nil {
-				return fail("encoding cluster %q for lib/%s: %v", name, evaluate.RuntimeEntry, err)
+				return nil, err
 			}
-			c.runtimeArg, c.runtimeSum = evaluate.ParseArg("cluster", projected), sha256.Sum256(projected)
-		}
+			projected, err := evaluate.ProjectCluster(b, fields)
+			if err != nil {
+				return nil, fmt.Errorf("encoding cluster %q for lib/%s: %w", name, evaluate.RuntimeEntry, err)
+			}
+			return &projectedCluster{arg: evaluate.ParseArg("cluster", projected), sum: sha256.Sum256(projected)}, nil
+		})
 		// The shards' ConfigMaps are verified with the platform layer as they are
 		// laid out, without data: encode fills in the teams' rules files.
 		for i := range c.falco.Shards {
@@ -511,16 +520,8 @@ func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage)
 	if err != nil {
 		return nil, nil, fail(err)
 	}
-	switch {
-	case c.falco == nil:
-	case r.runtimeFields == nil:
-		if rules, err = falco.Encode(out.Runtime); err != nil {
-			return nil, nil, fail(err)
-		}
-	case len(out.Runtime) > 0:
-		return nil, nil, fail(fmt.Errorf("lib/%s returns runtime, and lib/%s renders the Falco rules: keep one of them", evaluate.TeamEntry, evaluate.RuntimeEntry))
-	default:
-		if rules, err = arg.runtimeRules(r.ev, c, intents); err != nil {
+	if c.falco != nil {
+		if rules, err = r.rules(c, arg, out, intents); err != nil {
 			return nil, nil, fail(err)
 		}
 	}
@@ -533,6 +534,26 @@ func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage)
 		return nil, nil, diag.List{{File: t.File, Line: line, Column: col, Field: "spec.patches", Message: err.Error(), Severity: diag.Error}}
 	}
 	return transform.TeamFiles(name, tt), rules, nil
+}
+
+// rules is the team's Falco rules file on a cluster with runtime detection: from
+// lib/runtime.jsonnet, shared among the clusters alike in what it reads, or else
+// from team.jsonnet's output.
+func (r *run) rules(c *clusterRender, arg *teamArg, out *evaluate.Output, intents json.RawMessage) ([]byte, error) {
+	_, entry, err := r.runtimeFields()
+	switch {
+	case err != nil:
+		return nil, err
+	case !entry:
+		return falco.Encode(out.Runtime)
+	case len(out.Runtime) > 0:
+		return nil, fmt.Errorf("lib/%s returns runtime, and lib/%s renders the Falco rules: keep one of them", evaluate.TeamEntry, evaluate.RuntimeEntry)
+	}
+	projected, err := c.runtime()
+	if err != nil {
+		return nil, err
+	}
+	return arg.runtimeRules(r.ev, projected, intents)
 }
 
 // falcoPath names a unit's Falco rules file in its cache entry; it is never written

@@ -24,7 +24,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -50,13 +52,14 @@ type Key [sha256.Size]byte
 func (k Key) String() string { return hex.EncodeToString(k[:]) }
 
 // Hasher builds a Key from labelled parts, so two different inputs cannot run together
-// into the same bytes.
-type Hasher struct{ h []byte }
+// into the same bytes. The parts stream into the digest: a no-op render of a large
+// fleet keys every unit, and buffering each unit's parts cost more than hashing them.
+type Hasher struct{ h hash.Hash }
 
 // NewHasher starts a key with Rampart's own build, so a new binary (new templates'
 // semantics, new checks) never reuses an old one's output.
 func NewHasher() *Hasher {
-	k := &Hasher{}
+	k := &Hasher{h: sha256.New()}
 	k.Add("engine", []byte(EngineID()))
 	return k
 }
@@ -65,14 +68,18 @@ func NewHasher() *Hasher {
 func (k *Hasher) Add(label string, b []byte) {
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	k.h = append(k.h, label...)
-	k.h = append(k.h, 0)
-	k.h = append(k.h, n[:]...)
-	k.h = append(k.h, b...)
+	io.WriteString(k.h, label)
+	k.h.Write([]byte{0})
+	k.h.Write(n[:])
+	k.h.Write(b)
 }
 
 // Key is the hash of the parts added so far.
-func (k *Hasher) Key() Key { return sha256.Sum256(k.h) }
+func (k *Hasher) Key() Key {
+	var key Key
+	k.h.Sum(key[:0])
+	return key
+}
 
 // File is one rendered file of a unit.
 type File struct {
@@ -150,7 +157,10 @@ func (c *Cache) Get(k Key) (*Entry, bool) {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, false
 	}
-	buf := make([]byte, min(st.Size, 8<<10))
+	// The metadata is decoded from a copy (newDecoder), so the read buffer is reused.
+	pooled := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(pooled)
+	buf := (*pooled)[:min(st.Size, int64(len(*pooled)))]
 	if n, err := unix.Pread(fd, buf, 0); err != nil || n != len(buf) {
 		return nil, false
 	}
@@ -181,6 +191,8 @@ func (c *Cache) Get(k Key) (*Entry, bool) {
 	}
 	return e, true
 }
+
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
 // LoadObjects reads the Objects of e, e as Get returned it under k. An error means
 // the entry cannot be trusted after all.
