@@ -68,7 +68,7 @@ func NewHasher() *Hasher {
 func (k *Hasher) Add(label string, b []byte) {
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	io.WriteString(k.h, label)
+	_, _ = io.WriteString(k.h, label) // a hash.Hash never fails to write
 	k.h.Write([]byte{0})
 	k.h.Write(n[:])
 	k.h.Write(b)
