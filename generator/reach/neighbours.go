@@ -1,7 +1,6 @@
 package reach
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -12,8 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 
 	securityapi "istio.io/api/security/v1beta1"
-
-	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
 // Facts are what one rendered file tells of how its namespaces' workloads may meet
@@ -52,12 +49,9 @@ type NamespaceFacts struct {
 	Pods []map[string]string `json:"pods,omitempty"`
 }
 
-// FileFacts reads the facts of one file's objects, as Evaluate reads them.
-func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
-	m, err := read(&manifest.Cluster{Files: []*manifest.File{{Objects: objs}}}, opts.withDefaults())
-	if err != nil {
-		return nil, err
-	}
+// FileFacts reads the facts of one decoded file, as Evaluate reads them.
+func FileFacts(file *File, opts Options) Facts {
+	m := assemble([]*File{file}, opts.withDefaults())
 	f := Facts{}
 	ns := func(n string) *NamespaceFacts {
 		if f[n] == nil {
@@ -65,10 +59,8 @@ func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
 		}
 		return f[n]
 	}
-	for _, o := range objs {
-		if n := cmp.Or(o.GetNamespace(), nameOfNamespace(o)); n != "" {
-			ns(n) // every namespace the file holds objects of, facts or not
-		}
+	for _, n := range file.held {
+		ns(n) // every namespace the file holds objects of, facts or not
 	}
 	for n, l := range m.namespaces {
 		ns(n).Labels = meshLabels(l)
@@ -153,7 +145,7 @@ func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
 		nf.Names4 = slices.Compact(slices.Sorted(slices.Values(nf.Names4)))
 		nf.Names7 = slices.Compact(slices.Sorted(slices.Values(nf.Names7)))
 	}
-	return f, nil
+	return f
 }
 
 // nameOfNamespace is a Namespace object's name, else empty.

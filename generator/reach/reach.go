@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -217,12 +218,23 @@ func (o Options) withDefaults() Options {
 
 // Evaluate computes the report of one rendered cluster.
 func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
-	opts = opts.withDefaults()
-	m, err := read(c, opts)
-	if err != nil {
-		return nil, err
+	files := make([]*File, len(c.Files))
+	for i, f := range c.Files {
+		var err error
+		if files[i], err = DecodeFile(f.Path, f.Objects); err != nil {
+			return nil, err
+		}
 	}
-	r := &Report{Cluster: c.Name}
+	return EvaluateFiles(c.Name, files, opts), nil
+}
+
+// EvaluateFiles computes the report of the rendered cluster named cluster whose
+// files, in order, are files: Evaluate on files decoded ahead (DecodeFile), which
+// it only reads, so evaluations of clusters that share files can run at once.
+func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
+	opts = opts.withDefaults()
+	m := assemble(files, opts)
+	r := &Report{Cluster: cluster}
 	for _, w := range m.workloads {
 		r.Workloads = append(r.Workloads, *w)
 		r.Mesh = r.Mesh || w.Meshed
@@ -268,7 +280,7 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 	}
 	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
-	return r, nil
+	return r
 }
 
 // model is the cluster's objects, decoded.
@@ -305,13 +317,21 @@ type model struct {
 	// netpolsByNS and cnpsByNS index the policies by namespace (netpolsIn, cnpsIn).
 	netpolsByNS map[string][]*networkingv1.NetworkPolicy
 	cnpsByNS    map[string][]*ciliumPolicy
-	// peerAuthsByNS and authzsByNS are peerAuthsFor's and authzsFor's answers.
+	// peerAuthsByNS and authzsByNS are peerAuthsFor's and authzsFor's answers, from
+	// peerAuthsAt and authzsAt, the policies' positions by namespace.
 	peerAuthsByNS map[string][]*securityv1.PeerAuthentication
 	authzsByNS    map[string][]*securityv1.AuthorizationPolicy
+	peerAuthsAt   map[string][]int
+	authzsAt      map[string][]int
+	// applicableOf are applicable's answers, by workload.
+	applicableOf map[*Workload][]authz
 	// nsLabelsOf and ciliumLabelsOf are nsLabels' and ciliumLabels' answers, read
 	// only: a flow asks for them once per policy it looks at.
 	nsLabelsOf     map[string]map[string]string
 	ciliumLabelsOf map[*Workload]map[string]string
+	// calicoLabelsOf and tierNames are calicoLabels' and calicoTiers' answers.
+	calicoLabelsOf map[*Workload]map[string]string
+	tierNames      []string
 }
 
 // netpolsIn are the NetworkPolicies of a namespace, in the order read: a policy
@@ -344,15 +364,11 @@ func (m *model) peerAuthsFor(ns string) []*securityv1.PeerAuthentication {
 	if l, ok := m.peerAuthsByNS[ns]; ok {
 		return l
 	}
-	var l []*securityv1.PeerAuthentication
-	for _, pa := range m.peerAuths {
-		if pa.Namespace == ns || pa.Namespace == m.opts.RootNamespace {
-			l = append(l, pa)
-		}
-	}
 	if m.peerAuthsByNS == nil {
 		m.peerAuthsByNS = map[string][]*securityv1.PeerAuthentication{}
+		m.peerAuthsAt = positions(m.peerAuths, func(pa *securityv1.PeerAuthentication) string { return pa.Namespace })
 	}
+	l := withRoot(m.peerAuths, m.peerAuthsAt, ns, m.opts.RootNamespace)
 	m.peerAuthsByNS[ns] = l
 	return l
 }
@@ -363,17 +379,41 @@ func (m *model) authzsFor(ns string) []*securityv1.AuthorizationPolicy {
 	if l, ok := m.authzsByNS[ns]; ok {
 		return l
 	}
-	var l []*securityv1.AuthorizationPolicy
-	for _, ap := range m.authzs {
-		if ap.Namespace == ns || ap.Namespace == m.opts.RootNamespace {
-			l = append(l, ap)
-		}
-	}
 	if m.authzsByNS == nil {
 		m.authzsByNS = map[string][]*securityv1.AuthorizationPolicy{}
+		m.authzsAt = positions(m.authzs, func(ap *securityv1.AuthorizationPolicy) string { return ap.Namespace })
 	}
+	l := withRoot(m.authzs, m.authzsAt, ns, m.opts.RootNamespace)
 	m.authzsByNS[ns] = l
 	return l
+}
+
+// positions are the indexes of items by namespace, in order.
+func positions[T any](items []T, namespace func(T) string) map[string][]int {
+	out := map[string][]int{}
+	for i, it := range items {
+		out[namespace(it)] = append(out[namespace(it)], i)
+	}
+	return out
+}
+
+// withRoot are the items of namespace ns and of the root namespace, in the order
+// of items, from their positions: a cluster's namespaces each look at their own
+// and the root's, not at every namespace's.
+func withRoot[T any](items []T, at map[string][]int, ns, root string) []T {
+	a, b := at[ns], at[root]
+	if ns == root {
+		b = nil
+	}
+	var out []T
+	for len(a)+len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && a[0] < b[0]) {
+			out, a = append(out, items[a[0]]), a[1:]
+		} else {
+			out, b = append(out, items[b[0]]), b[1:]
+		}
+	}
+	return out
 }
 
 // inFocus says whether a workload is in Options.Focus (every one when unset).
@@ -398,21 +438,88 @@ func (m *model) nsLabels(ns string) map[string]string {
 	return l
 }
 
-func read(c *manifest.Cluster, opts Options) (*model, error) {
+// File is one rendered file's objects decoded into the evaluator's types
+// (DecodeFile). Evaluations only read it, so the revisions of a cluster a report
+// compares, which hold most of their files alike, share the work of decoding them.
+type File struct {
+	// part is the file's objects alone, as add leaves them: assemble merges the
+	// parts of a cluster's files into its model.
+	part     *model
+	services []*corev1.Service
+	// held are the namespaces the file holds objects of (FileFacts).
+	held []string
+}
+
+// DecodeFile decodes the objects of the rendered file at path (which names it in
+// errors).
+func DecodeFile(path string, objs []*unstructured.Unstructured) (*File, error) {
+	f := &File{part: newModel(Options{})}
+	for _, o := range objs {
+		if err := f.part.add(o, &f.services); err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", manifest.Ref(o), path, err)
+		}
+		if n := cmp.Or(o.GetNamespace(), nameOfNamespace(o)); n != "" && !slices.Contains(f.held, n) {
+			f.held = append(f.held, n)
+		}
+	}
+	return f, nil
+}
+
+// noFile is a file with no object an evaluation reads.
+var noFile = &File{part: newModel(Options{})}
+
+// Same says whether an evaluation reads the same from f as from g (nil: a file with
+// nothing it reads), so that a cluster holding g instead of f is evaluated alike.
+// It compares what DecodeFile kept, field by field; false says they may differ.
+func (f *File) Same(g *File) bool {
+	if g == nil {
+		g = noFile
+	}
+	return reflect.DeepEqual(f.part, g.part) && reflect.DeepEqual(f.services, g.services)
+}
+
+func newModel(opts Options) *model {
 	m := &model{opts: opts, namespaces: map[string]map[string]string{}, notes: map[string]bool{},
 		nsAnnotations: map[string]map[string]string{}, auditNS: map[string]bool{}}
 	m.linkerd.init()
-	var services []*corev1.Service
-	for _, f := range c.Files {
-		for _, o := range f.Objects {
-			if err := m.add(o, &services); err != nil {
-				return nil, fmt.Errorf("reading %s in %s: %w", manifest.Ref(o), f.Path, err)
-			}
+	return m
+}
+
+// assemble is the model of a cluster's files, in order: the files' parts joined as
+// if read one after the other (a later Namespace object replaces an earlier one),
+// then what needs the whole cluster (ports' protocols from the Services, the
+// mesh). The files are not changed: each workload is copied.
+func assemble(files []*File, opts Options) *model {
+	m := newModel(opts)
+	services := map[string][]*corev1.Service{} // by namespace, in the order read
+	for _, f := range files {
+		p := f.part
+		for _, s := range f.services {
+			services[s.Namespace] = append(services[s.Namespace], s)
 		}
+		maps.Copy(m.namespaces, p.namespaces)
+		maps.Copy(m.nsAnnotations, p.nsAnnotations)
+		maps.Copy(m.auditNS, p.auditNS)
+		for _, w := range p.workloads {
+			c := *w
+			c.Ports = slices.Clone(w.Ports)
+			m.workloads = append(m.workloads, &c)
+		}
+		m.netpols = append(m.netpols, p.netpols...)
+		m.cnps = append(m.cnps, p.cnps...)
+		m.ccnps = append(m.ccnps, p.ccnps...)
+		m.peerAuths = append(m.peerAuths, p.peerAuths...)
+		m.authzs = append(m.authzs, p.authzs...)
+		m.staged = append(m.staged, p.staged...)
+		m.dryRuns = append(m.dryRuns, p.dryRuns...)
+		m.gnps = append(m.gnps, p.gnps...)
+		m.tiers = append(m.tiers, p.tiers...)
+		m.networkSets = append(m.networkSets, p.networkSets...)
+		m.linkerd.join(&p.linkerd)
 	}
 	for _, w := range m.workloads {
 		for i := range w.Ports {
-			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services)
+			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services[w.Namespace])
 		}
 		w.Meshed = meshed(m.nsLabels(w.Namespace), w.Labels)
 		if w.Meshed {
@@ -427,7 +534,7 @@ func read(c *manifest.Cluster, opts Options) (*model, error) {
 		}
 	}
 	slices.SortFunc(m.workloads, func(a, b *Workload) int { return cmp.Compare(a.ID(), b.ID()) })
-	return m, nil
+	return m
 }
 
 func decode[T any](o *unstructured.Unstructured) (*T, error) {
@@ -538,7 +645,8 @@ func meshed(ns, pod map[string]string) bool {
 }
 
 // appProtocol is how Istio reads a port: the appProtocol or name prefix of the
-// Service port that targets it, else the container port's name prefix.
+// Service port that targets it (services are those of its namespace), else the
+// container port's name prefix.
 func appProtocol(w *Workload, p Port, services []*corev1.Service) string {
 	for _, s := range services {
 		if s.Namespace != w.Namespace || len(s.Spec.Selector) == 0 || !subset(s.Spec.Selector, w.Labels) {
@@ -622,7 +730,7 @@ func (m *model) enforcedView() *model {
 	e := *m
 	e.netpols = append(slices.Clip(m.netpols), m.staged...)
 	e.authzs = append(slices.Clip(m.authzs), m.dryRuns...)
-	e.netpolsByNS, e.authzsByNS = nil, nil
+	e.netpolsByNS, e.authzsByNS, e.authzsAt, e.applicableOf = nil, nil, nil, nil
 	e.enforced = true
 	if len(m.dryRuns) > 0 {
 		m.note("an Istio team in mesh audit has a PERMISSIVE PeerAuthentication, STRICT once enforced: its would-deny flows leave out plaintext callers")

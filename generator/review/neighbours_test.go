@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator"
 	"github.com/rampart-gitops/rampart/generator/internal/fleet"
@@ -122,7 +121,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 				for _, td := range c.Teams {
 					o.Focus = append(o.Focus, td.Team)
 				}
-				d := &decoder{decoded: map[string][]*unstructured.Unstructured{}, log: slog.New(slog.DiscardHandler)}
+				d := &decoder{decoded: map[string]*reach.File{}, log: slog.New(slog.DiscardHandler)}
 				hp, bp := clusterFiles(head, c.Cluster), clusterFiles(base, c.Cluster)
 				nh, nb, err := d.neighbourhood(ctx, base, head, c.Cluster, hp, bp, o)
 				if err != nil {

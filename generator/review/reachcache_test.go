@@ -2,14 +2,17 @@ package review
 
 import (
 	"crypto/sha256"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator/gitcli"
+	"github.com/rampart-gitops/rampart/generator/reach"
 )
 
 // TestReachCacheRoundTrip: every rendered example file's documents come back from
@@ -115,5 +118,48 @@ func TestBlobIDs(t *testing.T) {
 	}
 	if _, ok := OpenBlobIDs(path).get(sha256.Sum256(a)); ok {
 		t.Error("a damaged file was trusted")
+	}
+}
+
+// TestReachCacheUndecodable: an entry that is JSON from this engine but holds what
+// reachability cannot read (a damaged object) is not trusted either: the file is
+// decoded again, and its entry replaced.
+func TestReachCacheUndecodable(t *testing.T) {
+	p := "clusters/prod-weu/teams/payments/api.yaml"
+	b, err := os.ReadFile(filepath.Join(repoRoot, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := NewMemTree(map[string][]byte{p: b})
+	id := tree.Blobs()[p]
+	dir := t.TempDir()
+	c := openReachCache(dir)
+	damaged := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "api", "namespace": "payments"},
+		"spec": map[string]any{"ports": "not a list"},
+	}}
+	if _, err := reach.DecodeFile(p, []*unstructured.Unstructured{damaged}); err == nil {
+		t.Fatal("the damaged Service decodes: the test proves nothing")
+	}
+	if err := c.put(id, []*unstructured.Unstructured{damaged}); err != nil {
+		t.Fatal(err)
+	}
+	d := &decoder{decoded: map[string]*reach.File{}, cache: c, log: slog.New(slog.DiscardHandler)}
+	if err := d.decode(ctx, tree, []string{p}); err != nil {
+		t.Fatalf("a damaged entry failed the decode: %v", err)
+	}
+	objs, err := decodeReach(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := reach.DecodeFile(p, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.decoded[id].Same(want) {
+		t.Error("the file was read from the damaged entry")
+	}
+	if got, ok := c.get(id); !ok || !reflect.DeepEqual(got, objs) {
+		t.Error("the damaged entry was not replaced")
 	}
 }
