@@ -1,10 +1,14 @@
 package reach
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/spec"
@@ -127,4 +131,81 @@ spec:
 			}
 		})
 	}
+}
+
+// TestDecodeFileJSON: a file decoded from its objects' JSON is the file decoded from
+// the objects, for every file of the examples and of generated clusters on every
+// network engine and mesh, and evaluates alike.
+func TestDecodeFileJSON(t *testing.T) {
+	clusters, teams := examples(t)
+	var cases []*manifest.Cluster
+	for _, c := range clusters {
+		cases = append(cases, renderCluster(t, c, teams))
+	}
+	istio := spec.Mesh{Type: spec.MeshIstio, TrustDomain: "gen.example.com", RootNamespace: "istio-system"}
+	linkerd := spec.Mesh{Type: spec.MeshLinkerd, TrustDomain: "gen.example.com", RootNamespace: "linkerd",
+		IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik", PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}}}
+	for i, g := range []struct {
+		cni   spec.CNI
+		mesh  spec.Mesh
+		audit bool
+	}{{spec.CNICilium, istio, false}, {spec.CNICalico, linkerd, true}, {spec.CNICalico, istio, true}} {
+		c := generatedCluster(t, g.cni, g.mesh)
+		if g.audit {
+			c.Spec.Enforcement = spec.EnforcementAudit
+		}
+		cases = append(cases, renderCluster(t, c, randomGraph(rand.New(rand.NewPCG(uint64(i), 7)))))
+	}
+	for _, c := range cases {
+		files := make([]*File, len(c.Files))
+		for i, f := range c.Files {
+			docs := make([]map[string]any, len(f.Objects))
+			for j, o := range f.Objects {
+				docs[j] = o.Object
+			}
+			b, err := json.Marshal(docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files[i], err = DecodeFileJSON(f.Path, b); err != nil {
+				t.Fatalf("%s: %v", f.Path, err)
+			}
+			want, err := DecodeFile(f.Path, f.Objects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := *files[i]
+			unparsed(&got)
+			unparsed(want)
+			if !reflect.DeepEqual(&got, want) {
+				t.Errorf("%s: decoded from JSON, %s", f.Path, cmp.Diff(want.part.workloads, got.part.workloads, cmp.AllowUnexported(Workload{})))
+			}
+		}
+		want, err := Evaluate(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := EvaluateFiles(c.Name, files, Options{}); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the files decoded from JSON evaluate otherwise", c.Name)
+		}
+	}
+}
+
+// unparsed clears what Calico's parsed selectors hold (functions, which
+// reflect.DeepEqual never finds equal), in a copy of f's model part.
+func unparsed(f *File) {
+	part := *f.part
+	part.gnps = nil
+	for _, p := range f.part.gnps {
+		c := *p
+		c.selector, c.namespaceSelector = nil, nil
+		c.Spec.Ingress, c.Spec.Egress = slices.Clone(c.Spec.Ingress), slices.Clone(c.Spec.Egress)
+		for _, rules := range [][]calicoRule{c.Spec.Ingress, c.Spec.Egress} {
+			for i := range rules {
+				rules[i].source, rules[i].destination = struct{ selector, namespaceSelector calicoSelector }{}, struct{ selector, namespaceSelector calicoSelector }{}
+			}
+		}
+		part.gnps = append(part.gnps, &c)
+	}
+	f.part = &part
 }

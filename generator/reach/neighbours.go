@@ -7,7 +7,6 @@ import (
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/selection"
 
 	securityapi "istio.io/api/security/v1beta1"
@@ -149,9 +148,9 @@ func FileFacts(file *File, opts Options) Facts {
 }
 
 // nameOfNamespace is a Namespace object's name, else empty.
-func nameOfNamespace(o *unstructured.Unstructured) string {
-	if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
-		return o.GetName()
+func nameOfNamespace(o object) string {
+	if o.kind() == "Namespace" && o.apiVersion() == "v1" {
+		return o.name()
 	}
 	return ""
 }

@@ -2,7 +2,8 @@ package reach
 
 import (
 	"cmp"
-	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"fmt"
 	"maps"
 	"reflect"
@@ -13,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/rampart-gitops/rampart/generator/internal/defaults"
@@ -453,12 +453,39 @@ type File struct {
 // DecodeFile decodes the objects of the rendered file at path (which names it in
 // errors).
 func DecodeFile(path string, objs []*unstructured.Unstructured) (*File, error) {
+	l := make([]object, len(objs))
+	for i, o := range objs {
+		l[i] = unstructuredObject{o}
+	}
+	return decodeFile(path, l)
+}
+
+// DecodeFileJSON is DecodeFile on the file's objects as JSON: an array of objects,
+// as encoding/json writes []map[string]any. It gives the File DecodeFile gives
+// for the same objects, without building their maps.
+func DecodeFileJSON(path string, objs []byte) (*File, error) {
+	var raw []jsontext.Value
+	if err := jsonv2.Unmarshal(objs, &raw); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	l := make([]object, len(raw))
+	for i, r := range raw {
+		o, err := newJSONObject(r)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		l[i] = o
+	}
+	return decodeFile(path, l)
+}
+
+func decodeFile(path string, objs []object) (*File, error) {
 	f := &File{part: newModel(Options{})}
 	for _, o := range objs {
 		if err := f.part.add(o, &f.services); err != nil {
-			return nil, fmt.Errorf("reading %s in %s: %w", manifest.Ref(o), path, err)
+			return nil, fmt.Errorf("reading %s in %s: %w", ref(o), path, err)
 		}
-		if n := cmp.Or(o.GetNamespace(), nameOfNamespace(o)); n != "" && !slices.Contains(f.held, n) {
+		if n := cmp.Or(o.namespace(), nameOfNamespace(o)); n != "" && !slices.Contains(f.held, n) {
 			f.held = append(f.held, n)
 		}
 	}
@@ -537,20 +564,19 @@ func assemble(files []*File, opts Options) *model {
 	return m
 }
 
-func decode[T any](o *unstructured.Unstructured) (*T, error) {
+func decode[T any](o object) (*T, error) {
 	v := new(T)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, v); err != nil {
+	if err := o.typed(v); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) error {
-	gvk := o.GroupVersionKind()
-	switch gvk.GroupKind().String() {
+func (m *model) add(o object, services *[]*corev1.Service) error {
+	switch groupKind(o) {
 	case "Namespace":
-		m.namespaces[o.GetName()] = o.GetLabels()
-		m.nsAnnotations[o.GetName()] = o.GetAnnotations()
+		m.namespaces[o.name()] = o.labels()
+		m.nsAnnotations[o.name()] = o.annotations()
 	case "Service":
 		s, err := decode[corev1.Service](o)
 		if err != nil {
@@ -558,9 +584,9 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		}
 		*services = append(*services, s)
 	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
-		tmpl, ok, err := manifest.PodTemplate(o)
+		tmpl, ok, err := o.podTemplate()
 		if err != nil || !ok {
-			return cmp.Or(err, fmt.Errorf("%s has no pod template", manifest.Ref(o)))
+			return cmp.Or(err, fmt.Errorf("%s has no pod template", ref(o)))
 		}
 		m.addWorkload(o, tmpl.Labels, tmpl.Annotations, tmpl.Spec)
 	case "Pod":
@@ -578,12 +604,8 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		}
 		m.netpols = append(m.netpols, p)
 	case "CiliumNetworkPolicy.cilium.io", "CiliumClusterwideNetworkPolicy.cilium.io":
-		b, err := json.Marshal(o.Object)
-		if err != nil {
-			return err
-		}
 		p := new(ciliumPolicy)
-		if err := json.Unmarshal(b, p); err != nil {
+		if err := o.loose(p); err != nil {
 			return err
 		}
 		if p.clusterwide() {
@@ -616,8 +638,8 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 }
 
 // addWorkload adds a workload whose pods have these labels and spec.
-func (m *model) addWorkload(o *unstructured.Unstructured, labels, annotations map[string]string, pod corev1.PodSpec) {
-	w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: labels, ServiceAccount: cmp.Or(pod.ServiceAccountName, "default"), annotations: annotations}
+func (m *model) addWorkload(o object, labels, annotations map[string]string, pod corev1.PodSpec) {
+	w := &Workload{Namespace: o.namespace(), Name: o.name(), Labels: labels, ServiceAccount: cmp.Or(pod.ServiceAccountName, "default"), annotations: annotations}
 	for _, ctr := range pod.Containers {
 		for _, p := range ctr.Ports {
 			w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
@@ -625,7 +647,7 @@ func (m *model) addWorkload(o *unstructured.Unstructured, labels, annotations ma
 	}
 	if v, ok := labels[defaults.QuarantineLabel]; ok {
 		w.Quarantine = "its pods are labelled " + defaults.QuarantineLabel + "=" + v
-	} else if reason, ok := o.GetAnnotations()[defaults.QuarantineAnnotation]; ok {
+	} else if reason, ok := o.annotations()[defaults.QuarantineAnnotation]; ok {
 		w.Quarantine = "its spec quarantines it: " + reason
 	}
 	m.workloads = append(m.workloads, w)

@@ -211,7 +211,7 @@ func (d *decoder) decode(ctx context.Context, t Tree, paths []string) error {
 			// An entry reachability cannot read is decoded again from the file,
 			// which says what is wrong if anything is.
 			if objs, ok := d.cache.get(blobs[p]); ok {
-				files[i], _ = reach.DecodeFile(p, objs)
+				files[i], _ = reach.DecodeFileJSON(p, objs)
 			}
 			return nil
 		})
