@@ -23,19 +23,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders a 16-team fleet")
 	}
-	dir := t.TempDir()
-	if err := fleet.Write(dir, fleet.Options{Teams: 16, Clusters: 2, Seed: 3, Repo: repoRoot}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := generator.Generate(ctx, generator.Options{Dir: dir, Mode: generator.Render}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(".rampart/\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, dir, "git", "init", "-q", "-b", "main")
-	run(t, dir, "git", "add", "-A")
-	run(t, dir, "git", "commit", "-q", "-m", "fleet")
+	dir := committedFleet(t, fleet.Options{Teams: 16, Clusters: 2, Seed: 3})
 
 	apps := func(spec map[string]any) []any { return spec["spec"].(map[string]any)["apps"].([]any) }
 	app := func(spec map[string]any, i int) map[string]any { return apps(spec)[i].(map[string]any) }

@@ -25,19 +25,7 @@ func TestReachChangesAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders an 8-team fleet on 4 clusters")
 	}
-	dir := t.TempDir()
-	if err := fleet.Write(dir, fleet.Options{Teams: 8, Clusters: 4, Seed: 5, Repo: repoRoot}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := generator.Generate(ctx, generator.Options{Dir: dir, Mode: generator.Render}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(".rampart/\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, dir, "git", "init", "-q", "-b", "main")
-	run(t, dir, "git", "add", "-A")
-	run(t, dir, "git", "commit", "-q", "-m", "fleet")
+	dir := committedFleet(t, fleet.Options{Teams: 8, Clusters: 4, Seed: 5})
 
 	edit := func(team int, old, new string) func(t *testing.T) {
 		return func(t *testing.T) {
