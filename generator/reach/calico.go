@@ -151,21 +151,28 @@ func (p *calicoPolicy) parse() error {
 }
 
 // calicoLabels are the labels Calico's selectors see on a pod's endpoint: its own,
-// and its namespace and service account as projectcalico.org/ labels.
-func calicoLabels(w *Workload) map[string]string {
-	l := make(map[string]string, len(w.Labels)+2)
+// and its namespace and service account as projectcalico.org/ labels. Made once per
+// workload (a flow asks for them for every policy it looks at); read only.
+func (m *model) calicoLabels(w *Workload) map[string]string {
+	if l, ok := m.calicoLabelsOf[w]; ok {
+		return l
+	}
+	l := make(map[string]string, len(w.Labels)+3)
 	for k, v := range w.Labels {
 		l[k] = v
 	}
 	l["projectcalico.org/namespace"] = w.Namespace
 	l["projectcalico.org/orchestrator"] = "k8s"
 	l["projectcalico.org/serviceaccount"] = w.ServiceAccount
+	if m.calicoLabelsOf == nil {
+		m.calicoLabelsOf = map[*Workload]map[string]string{}
+	}
+	m.calicoLabelsOf[w] = l
 	return l
 }
 
-// selectsEndpoint says whether a policy applies to a workload.
 func (m *model) calicoSelects(p *calicoPolicy, w *Workload) bool {
-	return p.namespaceSelector.matches(m.nsLabels(w.Namespace)) && p.selector.matches(calicoLabels(w))
+	return p.namespaceSelector.matches(m.nsLabels(w.Namespace)) && p.selector.matches(m.calicoLabels(w))
 }
 
 // target is what a flow's far side is: a workload with a port, or an address.
@@ -191,7 +198,7 @@ func (m *model) entityMatches(e *calicoEntity, sel struct{ selector, namespaceSe
 		if sel.namespaceSelector != nil && !sel.namespaceSelector.matches(m.nsLabels(t.w.Namespace)) {
 			return false
 		}
-		if sel.selector != nil && !sel.selector.matches(calicoLabels(t.w)) {
+		if sel.selector != nil && !sel.selector.matches(m.calicoLabels(t.w)) {
 			return false
 		}
 	} else {
@@ -278,8 +285,15 @@ func (m *model) calicoRuleMatches(r *calicoRule, subject *Workload, t target, di
 }
 
 // calicoTiers are the tiers in Calico's order (order, then name), with the default
-// tier last unless it has an order of its own.
+// tier last unless it has an order of its own; sorted once per model.
 func (m *model) calicoTiers() []string {
+	if m.tierNames == nil {
+		m.tierNames = m.sortTiers()
+	}
+	return m.tierNames
+}
+
+func (m *model) sortTiers() []string {
 	seen := map[string]bool{defaultTier: true}
 	names := []string{defaultTier}
 	for _, p := range m.gnps {

@@ -1,26 +1,22 @@
 package reach
 
 import (
-	"encoding/json"
 	"fmt"
 
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // addEngine reads the Calico and Linkerd objects of a cluster.
-func (m *model) addEngine(o *unstructured.Unstructured) error {
-	switch o.GroupVersionKind().GroupKind().String() {
+func (m *model) addEngine(o object) error {
+	switch groupKind(o) {
 	case "StagedKubernetesNetworkPolicy.projectcalico.org":
 		// The same spec as a NetworkPolicy's, evaluated and reported by Calico, never
 		// enforced: the enforced view enforces it.
-		c := o.DeepCopy()
-		c.SetAPIVersion("networking.k8s.io/v1")
-		c.SetKind("NetworkPolicy")
-		p, err := decode[networkingv1.NetworkPolicy](c)
+		p, err := decode[networkingv1.NetworkPolicy](o)
 		if err != nil {
 			return err
 		}
+		p.APIVersion, p.Kind = "networking.k8s.io/v1", "NetworkPolicy"
 		m.staged = append(m.staged, p)
 		m.auditNS[p.Namespace] = true
 	case "GlobalNetworkPolicy.projectcalico.org":
@@ -76,23 +72,19 @@ func (m *model) addEngine(o *unstructured.Unstructured) error {
 		}
 		m.linkerd.meshTLS[ns][a.Metadata.Name] = a
 	case "NetworkAuthentication.policy.linkerd.io":
-		ns := o.GetNamespace()
+		ns := o.namespace()
 		if m.linkerd.networkAuthns[ns] == nil {
 			m.linkerd.networkAuthns[ns] = map[string]bool{}
 		}
-		m.linkerd.networkAuthns[ns][o.GetName()] = true
+		m.linkerd.networkAuthns[ns][o.name()] = true
 	}
 	return nil
 }
 
 // fromJSON decodes an object into one of the evaluator's own partial types.
-func fromJSON[T any](o *unstructured.Unstructured) (*T, error) {
-	b, err := json.Marshal(o.Object)
-	if err != nil {
-		return nil, err
-	}
+func fromJSON[T any](o object) (*T, error) {
 	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := o.loose(v); err != nil {
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
 	return v, nil

@@ -75,8 +75,21 @@ type authz struct {
 }
 
 // applicable are the AuthorizationPolicies that apply to a workload: its namespace's
-// and the root namespace's, with a matching selector or none.
+// and the root namespace's, with a matching selector or none. Found once per
+// workload: every flow to it asks.
 func (m *model) applicable(w *Workload) []authz {
+	if l, ok := m.applicableOf[w]; ok {
+		return l
+	}
+	if m.applicableOf == nil {
+		m.applicableOf = map[*Workload][]authz{}
+	}
+	l := m.findApplicable(w)
+	m.applicableOf[w] = l
+	return l
+}
+
+func (m *model) findApplicable(w *Workload) []authz {
 	var out []authz
 	for _, ap := range m.authzsFor(w.Namespace) {
 		if ap.Namespace != w.Namespace && ap.Namespace != m.opts.RootNamespace {

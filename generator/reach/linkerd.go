@@ -2,6 +2,7 @@ package reach
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -81,6 +82,31 @@ func (lm *linkerdModel) init() {
 		lm.authzs = map[string][]*linkerdAuthz{}
 		lm.meshTLS = map[string]map[string]*linkerdMeshTLS{}
 		lm.networkAuthns = map[string]map[string]bool{}
+	}
+}
+
+// join adds another model's policy after this one's, as if read after it.
+func (lm *linkerdModel) join(o *linkerdModel) {
+	for ns, l := range o.servers {
+		lm.servers[ns] = append(lm.servers[ns], l...)
+	}
+	for ns, l := range o.routes {
+		lm.routes[ns] = append(lm.routes[ns], l...)
+	}
+	for ns, l := range o.authzs {
+		lm.authzs[ns] = append(lm.authzs[ns], l...)
+	}
+	for ns, byName := range o.meshTLS {
+		if lm.meshTLS[ns] == nil {
+			lm.meshTLS[ns] = map[string]*linkerdMeshTLS{}
+		}
+		maps.Copy(lm.meshTLS[ns], byName)
+	}
+	for ns, names := range o.networkAuthns {
+		if lm.networkAuthns[ns] == nil {
+			lm.networkAuthns[ns] = map[string]bool{}
+		}
+		maps.Copy(lm.networkAuthns[ns], names)
 	}
 }
 

@@ -1,19 +1,15 @@
 package reach
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/selection"
 
 	securityapi "istio.io/api/security/v1beta1"
-
-	"github.com/rampart-gitops/rampart/generator/manifest"
 )
 
 // Facts are what one rendered file tells of how its namespaces' workloads may meet
@@ -52,12 +48,9 @@ type NamespaceFacts struct {
 	Pods []map[string]string `json:"pods,omitempty"`
 }
 
-// FileFacts reads the facts of one file's objects, as Evaluate reads them.
-func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
-	m, err := read(&manifest.Cluster{Files: []*manifest.File{{Objects: objs}}}, opts.withDefaults())
-	if err != nil {
-		return nil, err
-	}
+// FileFacts reads the facts of one decoded file, as Evaluate reads them.
+func FileFacts(file *File, opts Options) Facts {
+	m := assemble([]*File{file}, opts.withDefaults())
 	f := Facts{}
 	ns := func(n string) *NamespaceFacts {
 		if f[n] == nil {
@@ -65,10 +58,8 @@ func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
 		}
 		return f[n]
 	}
-	for _, o := range objs {
-		if n := cmp.Or(o.GetNamespace(), nameOfNamespace(o)); n != "" {
-			ns(n) // every namespace the file holds objects of, facts or not
-		}
+	for _, n := range file.held {
+		ns(n) // every namespace the file holds objects of, facts or not
 	}
 	for n, l := range m.namespaces {
 		ns(n).Labels = meshLabels(l)
@@ -153,13 +144,13 @@ func FileFacts(objs []*unstructured.Unstructured, opts Options) (Facts, error) {
 		nf.Names4 = slices.Compact(slices.Sorted(slices.Values(nf.Names4)))
 		nf.Names7 = slices.Compact(slices.Sorted(slices.Values(nf.Names7)))
 	}
-	return f, nil
+	return f
 }
 
 // nameOfNamespace is a Namespace object's name, else empty.
-func nameOfNamespace(o *unstructured.Unstructured) string {
-	if o.GetKind() == "Namespace" && o.GetAPIVersion() == "v1" {
-		return o.GetName()
+func nameOfNamespace(o object) string {
+	if o.kind() == "Namespace" && o.apiVersion() == "v1" {
+		return o.name()
 	}
 	return ""
 }

@@ -20,11 +20,11 @@ func checkNeighbours(t *testing.T, c *manifest.Cluster, opts Options) (pruned in
 	t.Helper()
 	var facts []Facts
 	for _, f := range c.Files {
-		ff, err := FileFacts(f.Objects, opts)
+		df, err := DecodeFile(f.Path, f.Objects)
 		if err != nil {
 			t.Fatal(err)
 		}
-		facts = append(facts, ff)
+		facts = append(facts, FileFacts(df, opts))
 	}
 	full, err := Evaluate(c, opts)
 	if err != nil {
@@ -157,11 +157,11 @@ func TestNeighboursSemantics(t *testing.T) {
 			c.Files = files
 			var facts []Facts
 			for _, f := range c.Files {
-				ff, err := FileFacts(f.Objects, Options{})
+				df, err := DecodeFile(f.Path, f.Objects)
 				if err != nil {
 					t.Fatal(err)
 				}
-				facts = append(facts, ff)
+				facts = append(facts, FileFacts(df, Options{}))
 			}
 			keep, all := Neighbours([]string{tt.focus}, [][]Facts{facts}, Options{})
 			switch {

@@ -2,9 +2,11 @@ package reach
 
 import (
 	"cmp"
-	"encoding/json"
+	"encoding/json/jsontext"
+	jsonv2 "encoding/json/v2"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -12,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/rampart-gitops/rampart/generator/internal/defaults"
@@ -217,12 +218,23 @@ func (o Options) withDefaults() Options {
 
 // Evaluate computes the report of one rendered cluster.
 func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
-	opts = opts.withDefaults()
-	m, err := read(c, opts)
-	if err != nil {
-		return nil, err
+	files := make([]*File, len(c.Files))
+	for i, f := range c.Files {
+		var err error
+		if files[i], err = DecodeFile(f.Path, f.Objects); err != nil {
+			return nil, err
+		}
 	}
-	r := &Report{Cluster: c.Name}
+	return EvaluateFiles(c.Name, files, opts), nil
+}
+
+// EvaluateFiles computes the report of the rendered cluster named cluster whose
+// files, in order, are files: Evaluate on files decoded ahead (DecodeFile), which
+// it only reads, so evaluations of clusters that share files can run at once.
+func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
+	opts = opts.withDefaults()
+	m := assemble(files, opts)
+	r := &Report{Cluster: cluster}
 	for _, w := range m.workloads {
 		r.Workloads = append(r.Workloads, *w)
 		r.Mesh = r.Mesh || w.Meshed
@@ -268,7 +280,7 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 	}
 	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))
-	return r, nil
+	return r
 }
 
 // model is the cluster's objects, decoded.
@@ -305,13 +317,21 @@ type model struct {
 	// netpolsByNS and cnpsByNS index the policies by namespace (netpolsIn, cnpsIn).
 	netpolsByNS map[string][]*networkingv1.NetworkPolicy
 	cnpsByNS    map[string][]*ciliumPolicy
-	// peerAuthsByNS and authzsByNS are peerAuthsFor's and authzsFor's answers.
+	// peerAuthsByNS and authzsByNS are peerAuthsFor's and authzsFor's answers, from
+	// peerAuthsAt and authzsAt, the policies' positions by namespace.
 	peerAuthsByNS map[string][]*securityv1.PeerAuthentication
 	authzsByNS    map[string][]*securityv1.AuthorizationPolicy
+	peerAuthsAt   map[string][]int
+	authzsAt      map[string][]int
+	// applicableOf are applicable's answers, by workload.
+	applicableOf map[*Workload][]authz
 	// nsLabelsOf and ciliumLabelsOf are nsLabels' and ciliumLabels' answers, read
 	// only: a flow asks for them once per policy it looks at.
 	nsLabelsOf     map[string]map[string]string
 	ciliumLabelsOf map[*Workload]map[string]string
+	// calicoLabelsOf and tierNames are calicoLabels' and calicoTiers' answers.
+	calicoLabelsOf map[*Workload]map[string]string
+	tierNames      []string
 }
 
 // netpolsIn are the NetworkPolicies of a namespace, in the order read: a policy
@@ -344,15 +364,11 @@ func (m *model) peerAuthsFor(ns string) []*securityv1.PeerAuthentication {
 	if l, ok := m.peerAuthsByNS[ns]; ok {
 		return l
 	}
-	var l []*securityv1.PeerAuthentication
-	for _, pa := range m.peerAuths {
-		if pa.Namespace == ns || pa.Namespace == m.opts.RootNamespace {
-			l = append(l, pa)
-		}
-	}
 	if m.peerAuthsByNS == nil {
 		m.peerAuthsByNS = map[string][]*securityv1.PeerAuthentication{}
+		m.peerAuthsAt = positions(m.peerAuths, func(pa *securityv1.PeerAuthentication) string { return pa.Namespace })
 	}
+	l := withRoot(m.peerAuths, m.peerAuthsAt, ns, m.opts.RootNamespace)
 	m.peerAuthsByNS[ns] = l
 	return l
 }
@@ -363,17 +379,41 @@ func (m *model) authzsFor(ns string) []*securityv1.AuthorizationPolicy {
 	if l, ok := m.authzsByNS[ns]; ok {
 		return l
 	}
-	var l []*securityv1.AuthorizationPolicy
-	for _, ap := range m.authzs {
-		if ap.Namespace == ns || ap.Namespace == m.opts.RootNamespace {
-			l = append(l, ap)
-		}
-	}
 	if m.authzsByNS == nil {
 		m.authzsByNS = map[string][]*securityv1.AuthorizationPolicy{}
+		m.authzsAt = positions(m.authzs, func(ap *securityv1.AuthorizationPolicy) string { return ap.Namespace })
 	}
+	l := withRoot(m.authzs, m.authzsAt, ns, m.opts.RootNamespace)
 	m.authzsByNS[ns] = l
 	return l
+}
+
+// positions are the indexes of items by namespace, in order.
+func positions[T any](items []T, namespace func(T) string) map[string][]int {
+	out := map[string][]int{}
+	for i, it := range items {
+		out[namespace(it)] = append(out[namespace(it)], i)
+	}
+	return out
+}
+
+// withRoot are the items of namespace ns and of the root namespace, in the order
+// of items, from their positions: a cluster's namespaces each look at their own
+// and the root's, not at every namespace's.
+func withRoot[T any](items []T, at map[string][]int, ns, root string) []T {
+	a, b := at[ns], at[root]
+	if ns == root {
+		b = nil
+	}
+	var out []T
+	for len(a)+len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && a[0] < b[0]) {
+			out, a = append(out, items[a[0]]), a[1:]
+		} else {
+			out, b = append(out, items[b[0]]), b[1:]
+		}
+	}
+	return out
 }
 
 // inFocus says whether a workload is in Options.Focus (every one when unset).
@@ -398,21 +438,115 @@ func (m *model) nsLabels(ns string) map[string]string {
 	return l
 }
 
-func read(c *manifest.Cluster, opts Options) (*model, error) {
+// File is one rendered file's objects decoded into the evaluator's types
+// (DecodeFile). Evaluations only read it, so the revisions of a cluster a report
+// compares, which hold most of their files alike, share the work of decoding them.
+type File struct {
+	// part is the file's objects alone, as add leaves them: assemble merges the
+	// parts of a cluster's files into its model.
+	part     *model
+	services []*corev1.Service
+	// held are the namespaces the file holds objects of (FileFacts).
+	held []string
+}
+
+// DecodeFile decodes the objects of the rendered file at path (which names it in
+// errors).
+func DecodeFile(path string, objs []*unstructured.Unstructured) (*File, error) {
+	l := make([]object, len(objs))
+	for i, o := range objs {
+		l[i] = unstructuredObject{o}
+	}
+	return decodeFile(path, l)
+}
+
+// DecodeFileJSON is DecodeFile on the file's objects as JSON: an array of objects,
+// as encoding/json writes []map[string]any. It gives the File DecodeFile gives
+// for the same objects, without building their maps.
+func DecodeFileJSON(path string, objs []byte) (*File, error) {
+	var raw []jsontext.Value
+	if err := jsonv2.Unmarshal(objs, &raw); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	l := make([]object, len(raw))
+	for i, r := range raw {
+		o, err := newJSONObject(r)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
+		}
+		l[i] = o
+	}
+	return decodeFile(path, l)
+}
+
+func decodeFile(path string, objs []object) (*File, error) {
+	f := &File{part: newModel(Options{})}
+	for _, o := range objs {
+		if err := f.part.add(o, &f.services); err != nil {
+			return nil, fmt.Errorf("reading %s in %s: %w", ref(o), path, err)
+		}
+		if n := cmp.Or(o.namespace(), nameOfNamespace(o)); n != "" && !slices.Contains(f.held, n) {
+			f.held = append(f.held, n)
+		}
+	}
+	return f, nil
+}
+
+// noFile is a file with no object an evaluation reads.
+var noFile = &File{part: newModel(Options{})}
+
+// Same says whether an evaluation reads the same from f as from g (nil: a file with
+// nothing it reads), so that a cluster holding g instead of f is evaluated alike.
+// It compares what DecodeFile kept, field by field; false says they may differ.
+func (f *File) Same(g *File) bool {
+	if g == nil {
+		g = noFile
+	}
+	return reflect.DeepEqual(f.part, g.part) && reflect.DeepEqual(f.services, g.services)
+}
+
+func newModel(opts Options) *model {
 	m := &model{opts: opts, namespaces: map[string]map[string]string{}, notes: map[string]bool{},
 		nsAnnotations: map[string]map[string]string{}, auditNS: map[string]bool{}}
 	m.linkerd.init()
-	var services []*corev1.Service
-	for _, f := range c.Files {
-		for _, o := range f.Objects {
-			if err := m.add(o, &services); err != nil {
-				return nil, fmt.Errorf("reading %s in %s: %w", manifest.Ref(o), f.Path, err)
-			}
+	return m
+}
+
+// assemble is the model of a cluster's files, in order: the files' parts joined as
+// if read one after the other (a later Namespace object replaces an earlier one),
+// then what needs the whole cluster (ports' protocols from the Services, the
+// mesh). The files are not changed: each workload is copied.
+func assemble(files []*File, opts Options) *model {
+	m := newModel(opts)
+	services := map[string][]*corev1.Service{} // by namespace, in the order read
+	for _, f := range files {
+		p := f.part
+		for _, s := range f.services {
+			services[s.Namespace] = append(services[s.Namespace], s)
 		}
+		maps.Copy(m.namespaces, p.namespaces)
+		maps.Copy(m.nsAnnotations, p.nsAnnotations)
+		maps.Copy(m.auditNS, p.auditNS)
+		for _, w := range p.workloads {
+			c := *w
+			c.Ports = slices.Clone(w.Ports)
+			m.workloads = append(m.workloads, &c)
+		}
+		m.netpols = append(m.netpols, p.netpols...)
+		m.cnps = append(m.cnps, p.cnps...)
+		m.ccnps = append(m.ccnps, p.ccnps...)
+		m.peerAuths = append(m.peerAuths, p.peerAuths...)
+		m.authzs = append(m.authzs, p.authzs...)
+		m.staged = append(m.staged, p.staged...)
+		m.dryRuns = append(m.dryRuns, p.dryRuns...)
+		m.gnps = append(m.gnps, p.gnps...)
+		m.tiers = append(m.tiers, p.tiers...)
+		m.networkSets = append(m.networkSets, p.networkSets...)
+		m.linkerd.join(&p.linkerd)
 	}
 	for _, w := range m.workloads {
 		for i := range w.Ports {
-			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services)
+			w.Ports[i].AppProtocol = appProtocol(w, w.Ports[i], services[w.Namespace])
 		}
 		w.Meshed = meshed(m.nsLabels(w.Namespace), w.Labels)
 		if w.Meshed {
@@ -427,23 +561,22 @@ func read(c *manifest.Cluster, opts Options) (*model, error) {
 		}
 	}
 	slices.SortFunc(m.workloads, func(a, b *Workload) int { return cmp.Compare(a.ID(), b.ID()) })
-	return m, nil
+	return m
 }
 
-func decode[T any](o *unstructured.Unstructured) (*T, error) {
+func decode[T any](o object) (*T, error) {
 	v := new(T)
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, v); err != nil {
+	if err := o.typed(v); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) error {
-	gvk := o.GroupVersionKind()
-	switch gvk.GroupKind().String() {
+func (m *model) add(o object, services *[]*corev1.Service) error {
+	switch groupKind(o) {
 	case "Namespace":
-		m.namespaces[o.GetName()] = o.GetLabels()
-		m.nsAnnotations[o.GetName()] = o.GetAnnotations()
+		m.namespaces[o.name()] = o.labels()
+		m.nsAnnotations[o.name()] = o.annotations()
 	case "Service":
 		s, err := decode[corev1.Service](o)
 		if err != nil {
@@ -451,9 +584,9 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		}
 		*services = append(*services, s)
 	case "Deployment.apps", "StatefulSet.apps", "DaemonSet.apps":
-		tmpl, ok, err := manifest.PodTemplate(o)
+		tmpl, ok, err := o.podTemplate()
 		if err != nil || !ok {
-			return cmp.Or(err, fmt.Errorf("%s has no pod template", manifest.Ref(o)))
+			return cmp.Or(err, fmt.Errorf("%s has no pod template", ref(o)))
 		}
 		m.addWorkload(o, tmpl.Labels, tmpl.Annotations, tmpl.Spec)
 	case "Pod":
@@ -471,12 +604,8 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 		}
 		m.netpols = append(m.netpols, p)
 	case "CiliumNetworkPolicy.cilium.io", "CiliumClusterwideNetworkPolicy.cilium.io":
-		b, err := json.Marshal(o.Object)
-		if err != nil {
-			return err
-		}
 		p := new(ciliumPolicy)
-		if err := json.Unmarshal(b, p); err != nil {
+		if err := o.loose(p); err != nil {
 			return err
 		}
 		if p.clusterwide() {
@@ -509,8 +638,8 @@ func (m *model) add(o *unstructured.Unstructured, services *[]*corev1.Service) e
 }
 
 // addWorkload adds a workload whose pods have these labels and spec.
-func (m *model) addWorkload(o *unstructured.Unstructured, labels, annotations map[string]string, pod corev1.PodSpec) {
-	w := &Workload{Namespace: o.GetNamespace(), Name: o.GetName(), Labels: labels, ServiceAccount: cmp.Or(pod.ServiceAccountName, "default"), annotations: annotations}
+func (m *model) addWorkload(o object, labels, annotations map[string]string, pod corev1.PodSpec) {
+	w := &Workload{Namespace: o.namespace(), Name: o.name(), Labels: labels, ServiceAccount: cmp.Or(pod.ServiceAccountName, "default"), annotations: annotations}
 	for _, ctr := range pod.Containers {
 		for _, p := range ctr.Ports {
 			w.Ports = append(w.Ports, Port{Name: p.Name, Number: p.ContainerPort, Protocol: string(cmp.Or(p.Protocol, corev1.ProtocolTCP))})
@@ -518,7 +647,7 @@ func (m *model) addWorkload(o *unstructured.Unstructured, labels, annotations ma
 	}
 	if v, ok := labels[defaults.QuarantineLabel]; ok {
 		w.Quarantine = "its pods are labelled " + defaults.QuarantineLabel + "=" + v
-	} else if reason, ok := o.GetAnnotations()[defaults.QuarantineAnnotation]; ok {
+	} else if reason, ok := o.annotations()[defaults.QuarantineAnnotation]; ok {
 		w.Quarantine = "its spec quarantines it: " + reason
 	}
 	m.workloads = append(m.workloads, w)
@@ -538,7 +667,8 @@ func meshed(ns, pod map[string]string) bool {
 }
 
 // appProtocol is how Istio reads a port: the appProtocol or name prefix of the
-// Service port that targets it, else the container port's name prefix.
+// Service port that targets it (services are those of its namespace), else the
+// container port's name prefix.
 func appProtocol(w *Workload, p Port, services []*corev1.Service) string {
 	for _, s := range services {
 		if s.Namespace != w.Namespace || len(s.Spec.Selector) == 0 || !subset(s.Spec.Selector, w.Labels) {
@@ -622,7 +752,7 @@ func (m *model) enforcedView() *model {
 	e := *m
 	e.netpols = append(slices.Clip(m.netpols), m.staged...)
 	e.authzs = append(slices.Clip(m.authzs), m.dryRuns...)
-	e.netpolsByNS, e.authzsByNS = nil, nil
+	e.netpolsByNS, e.authzsByNS, e.authzsAt, e.applicableOf = nil, nil, nil, nil
 	e.enforced = true
 	if len(m.dryRuns) > 0 {
 		m.note("an Istio team in mesh audit has a PERMISSIVE PeerAuthentication, STRICT once enforced: its would-deny flows leave out plaintext callers")

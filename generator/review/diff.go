@@ -148,7 +148,11 @@ func ChangedFiles(base, head Tree) []string {
 
 // Compare diffs two trees, reading and parsing only the files whose blob ids differ.
 func Compare(ctx context.Context, base, head Tree) (*Diff, error) {
-	paths := ChangedFiles(base, head)
+	return compareFiles(ctx, base, head, ChangedFiles(base, head))
+}
+
+// compareFiles is Compare on the files that differ, as ChangedFiles lists them.
+func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, error) {
 	var inBase, inHead []string
 	for _, p := range paths {
 		if _, ok := base.Blobs()[p]; ok {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"maps"
 	"path"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-gitops/rampart/generator/load"
 	"github.com/rampart-gitops/rampart/generator/manifest"
@@ -106,6 +109,13 @@ func BuildGate(ctx context.Context, in GateInput) (Gate, error) {
 			}
 		}
 	}
+	changed := func(v scan.TeamVerdict) bool {
+		return touched[v.Cluster+"\x00"+v.Team] || touched[v.Cluster+"\x00"] || !v.Verdict.Passed()
+	}
+	images, err := readTeamImages(ctx, in, slices.DeleteFunc(slices.Clone(in.Head.Verdicts), func(v scan.TeamVerdict) bool { return !changed(v) }))
+	if err != nil {
+		return g, err
+	}
 	for _, v := range in.Head.Verdicts {
 		head := findings(v.Cluster, v.Team, v.Verdict)
 		if !v.Verdict.Passed() {
@@ -117,10 +127,10 @@ func BuildGate(ctx context.Context, in GateInput) (Gate, error) {
 				g.Blocking = append(g.Blocking, f)
 			}
 		}
-		if !touched[v.Cluster+"\x00"+v.Team] && !touched[v.Cluster+"\x00"] && v.Verdict.Passed() {
+		if !changed(v) {
 			continue
 		}
-		base, err := baseFindings(ctx, in, v)
+		base, err := baseFindings(ctx, in, v, images)
 		if err != nil {
 			return g, err
 		}
@@ -174,21 +184,15 @@ func findings(cluster, team string, v scan.Verdict) []Finding {
 
 // baseFindings scans the images the team ran at the base on that cluster, judged by
 // the head's policy; nil when they are the images the head runs.
-func baseFindings(ctx context.Context, in GateInput, v scan.TeamVerdict) ([]Finding, error) {
-	if in.Scanner == nil || in.Base == nil || in.HeadTree == nil || in.Inventory == nil {
+func baseFindings(ctx context.Context, in GateInput, v scan.TeamVerdict, images fileImages) ([]Finding, error) {
+	if !comparesImages(in) {
 		return nil, nil
 	}
-	baseImages, err := teamImages(ctx, in.Base, v.Cluster, v.Team)
-	if err != nil {
-		return nil, err
-	}
+	baseImages := images.team(in.Base, v.Cluster, v.Team)
 	// The head's images: what its tree runs, and the images its findings name (a
 	// team that fails the gate keeps its previous output, so its new images are only
 	// in the verdict).
-	headSet, err := teamImages(ctx, in.HeadTree, v.Cluster, v.Team)
-	if err != nil {
-		return nil, err
-	}
+	headSet := images.team(in.HeadTree, v.Cluster, v.Team)
 	for _, f := range findings(v.Cluster, v.Team, v.Verdict) {
 		headSet = append(headSet, f.Image)
 	}
@@ -217,37 +221,103 @@ func baseFindings(ctx context.Context, in GateInput, v scan.TeamVerdict) ([]Find
 	return findings(v.Cluster, v.Team, verdict), nil
 }
 
-// teamImages are the pinned images a team's rendered objects run on a cluster.
-func teamImages(ctx context.Context, t Tree, cluster, team string) ([]string, error) {
-	var paths []string
-	for _, p := range t.Paths(cluster) {
-		if path.Base(p) == "kustomization.yaml" {
-			continue
+// fileImages are the pinned images each rendered file runs, by blob id.
+type fileImages map[string][]string
+
+// readTeamImages reads the images the teams of the verdicts run on their clusters,
+// at the base and the head, when baseFindings compares them: every file at most
+// once, and a base file the head holds unchanged not at all.
+func readTeamImages(ctx context.Context, in GateInput, verdicts []scan.TeamVerdict) (fileImages, error) {
+	images := fileImages{}
+	if !comparesImages(in) {
+		return images, nil
+	}
+	for _, t := range []Tree{in.HeadTree, in.Base} {
+		var paths []string
+		for _, v := range verdicts {
+			paths = append(paths, teamFiles(t, v.Cluster, v.Team)...)
 		}
-		if _, tm := manifest.Classify(p); tm == team {
-			paths = append(paths, p)
+		if err := images.add(ctx, t, paths); err != nil {
+			return nil, err
 		}
 	}
-	files, err := t.Read(ctx, paths)
+	return images, nil
+}
+
+// comparesImages says whether baseFindings compares images: with a scanner, both
+// trees and the inventory.
+func comparesImages(in GateInput) bool {
+	return in.Scanner != nil && in.Base != nil && in.HeadTree != nil && in.Inventory != nil
+}
+
+// add reads and decodes the paths of t whose images are not known yet.
+func (fi fileImages) add(ctx context.Context, t Tree, paths []string) error {
+	var todo []string
+	for _, p := range paths {
+		if _, ok := fi[t.Blobs()[p]]; !ok {
+			fi[t.Blobs()[p]] = nil
+			todo = append(todo, p)
+		}
+	}
+	files, err := t.Read(ctx, todo)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	got := make([][]string, len(todo))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range todo {
+		g.Go(func() error {
+			objs, err := decodeKinds(files[p], func(kind string) bool { return manifest.PodSpecPath(kind) != nil })
+			if err != nil {
+				return fmt.Errorf("decoding %s: %w", p, err)
+			}
+			for _, o := range objs {
+				manifest.Images(o, func(img string) string {
+					if strings.Contains(img, "@") {
+						got[i] = append(got[i], img)
+					}
+					return img
+				})
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, p := range todo {
+		fi[t.Blobs()[p]] = got[i]
+	}
+	return nil
+}
+
+// team are the pinned images a team's rendered objects run on a cluster in t.
+func (fi fileImages) team(t Tree, cluster, team string) []string {
 	set := map[string]bool{}
-	for _, p := range slices.Sorted(maps.Keys(files)) {
-		objs, err := manifest.Decode(files[p])
-		if err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", p, err)
-		}
-		for _, o := range objs {
-			manifest.Images(o, func(img string) string {
-				if strings.Contains(img, "@") {
-					set[img] = true
-				}
-				return img
-			})
+	for _, p := range teamFiles(t, cluster, team) {
+		for _, img := range fi[t.Blobs()[p]] {
+			set[img] = true
 		}
 	}
-	return slices.Sorted(maps.Keys(set)), nil
+	return slices.Sorted(maps.Keys(set))
+}
+
+// teamFiles are the paths of a team's rendered files on a cluster in t: of those
+// under teams/<team>/ and tenants/<team>, found in the cluster's sorted paths, the
+// ones manifest.Classify gives the team.
+func teamFiles(t Tree, cluster, team string) []string {
+	all := t.Paths(cluster)
+	var out []string
+	for _, prefix := range []string{"clusters/" + cluster + "/teams/" + team + "/", "clusters/" + cluster + "/tenants/" + team} {
+		i, _ := slices.BinarySearch(all, prefix)
+		for ; i < len(all) && strings.HasPrefix(all[i], prefix); i++ {
+			if _, tm := manifest.Classify(all[i]); tm == team && path.Base(all[i]) != "kustomization.yaml" {
+				out = append(out, all[i])
+			}
+		}
+	}
+	return out
 }
 
 // ExpiringExceptions are the specs' exceptions (vulnerabilities and admission

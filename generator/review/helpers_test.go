@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rampart-gitops/rampart/generator"
+	"github.com/rampart-gitops/rampart/generator/internal/fleet"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -112,3 +115,24 @@ func golden(t testing.TB, name string, got []byte) {
 }
 
 var ctx = context.Background()
+
+// committedFleet writes a synthetic fleet into a new directory, renders it and
+// commits it on main (.rampart/ ignored): the base of a report on a fleet.
+func committedFleet(t *testing.T, o fleet.Options) string {
+	t.Helper()
+	dir := t.TempDir()
+	o.Repo = repoRoot
+	if err := fleet.Write(dir, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generator.Generate(ctx, generator.Options{Dir: dir, Mode: generator.Render}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(".rampart/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, "git", "init", "-q", "-b", "main")
+	run(t, dir, "git", "add", "-A")
+	run(t, dir, "git", "commit", "-q", "-m", "fleet")
+	return dir
+}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator"
 	"github.com/rampart-gitops/rampart/generator/internal/fleet"
@@ -24,19 +23,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders a 16-team fleet")
 	}
-	dir := t.TempDir()
-	if err := fleet.Write(dir, fleet.Options{Teams: 16, Clusters: 2, Seed: 3, Repo: repoRoot}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := generator.Generate(ctx, generator.Options{Dir: dir, Mode: generator.Render}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, ".gitignore"), []byte(".rampart/\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run(t, dir, "git", "init", "-q", "-b", "main")
-	run(t, dir, "git", "add", "-A")
-	run(t, dir, "git", "commit", "-q", "-m", "fleet")
+	dir := committedFleet(t, fleet.Options{Teams: 16, Clusters: 2, Seed: 3})
 
 	apps := func(spec map[string]any) []any { return spec["spec"].(map[string]any)["apps"].([]any) }
 	app := func(spec map[string]any, i int) map[string]any { return apps(spec)[i].(map[string]any) }
@@ -122,7 +109,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 				for _, td := range c.Teams {
 					o.Focus = append(o.Focus, td.Team)
 				}
-				d := &decoder{decoded: map[string][]*unstructured.Unstructured{}, log: slog.New(slog.DiscardHandler)}
+				d := &decoder{decoded: map[string]*reach.File{}, log: slog.New(slog.DiscardHandler)}
 				hp, bp := clusterFiles(head, c.Cluster), clusterFiles(base, c.Cluster)
 				nh, nb, err := d.neighbourhood(ctx, base, head, c.Cluster, hp, bp, o)
 				if err != nil {

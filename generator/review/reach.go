@@ -75,10 +75,16 @@ var reachKinds = map[string]bool{
 }
 
 // decodeReach decodes the documents of a rendered file whose kind reachability
-// reads. Rendered files are written with sorted keys, so a document's kind is its
-// top-level "kind: X" line; other documents are not parsed.
+// reads.
 func decodeReach(b []byte) ([]*unstructured.Unstructured, error) {
-	var keep [][]byte
+	return decodeKinds(b, func(kind string) bool { return reachKinds[kind] })
+}
+
+// decodeKinds decodes the documents of a rendered file whose kind keep accepts.
+// Rendered files are written with sorted keys, so a document's kind is its
+// top-level "kind: X" line; other documents are not parsed.
+func decodeKinds(b []byte, keep func(kind string) bool) ([]*unstructured.Unstructured, error) {
+	var docs [][]byte
 	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
 		kind := ""
 		for _, line := range bytes.Split(doc, []byte("\n")) {
@@ -87,14 +93,14 @@ func decodeReach(b []byte) ([]*unstructured.Unstructured, error) {
 				break
 			}
 		}
-		if reachKinds[kind] {
-			keep = append(keep, doc)
+		if keep(kind) {
+			docs = append(docs, doc)
 		}
 	}
-	if len(keep) == 0 {
+	if len(docs) == 0 {
 		return nil, nil
 	}
-	objs, err := manifest.Decode(bytes.Join(keep, []byte("\n---\n")))
+	objs, err := manifest.Decode(bytes.Join(docs, []byte("\n---\n")))
 	if err != nil {
 		return nil, err
 	}

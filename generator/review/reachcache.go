@@ -17,12 +17,12 @@ import (
 
 // reachCache keeps, for each rendered file by blob id, the documents reachability
 // reads from it, as JSON: decoding a rendered cluster's YAML is most of a report's
-// work, and JSON decodes about six times faster (to the same Go values: numbers as
-// float64, as manifest.Decode gives them). A blob id names its content, so
-// an entry never goes stale; each carries the engine that wrote it (another
-// Rampart's decoding may differ) and one that is unreadable, of another engine or
-// not JSON is decoded again from the file and replaced, never trusted. A nil
-// *reachCache caches nothing.
+// work, and reach.DecodeFileJSON decodes the JSON straight into reachability's
+// types, to what decoding the file gives. A blob id names its content, so an entry
+// never goes stale; each carries the engine that wrote it (another Rampart's
+// decoding may differ) and one that is unreadable, of another engine, not JSON or
+// not what reachability can decode is decoded again from the file and replaced,
+// never trusted. A nil *reachCache caches nothing.
 type reachCache struct {
 	dir    string
 	header []byte
@@ -41,8 +41,9 @@ func (c *reachCache) path(id string) string {
 	return filepath.Join(c.dir, id[:2], id[2:])
 }
 
-// get returns the documents of the file with that blob id, or false.
-func (c *reachCache) get(id string) ([]*unstructured.Unstructured, bool) {
+// get returns the documents of the file with that blob id, a JSON array for
+// reach.DecodeFileJSON, or false; the caller decodes them and judges them.
+func (c *reachCache) get(id string) ([]byte, bool) {
 	if c == nil || len(id) < 3 {
 		return nil, false
 	}
@@ -50,19 +51,7 @@ func (c *reachCache) get(id string) ([]*unstructured.Unstructured, bool) {
 	if err != nil {
 		return nil, false
 	}
-	body, ok := bytes.CutPrefix(b, c.header)
-	if !ok {
-		return nil, false
-	}
-	var docs []map[string]any
-	if err := json.Unmarshal(body, &docs); err != nil {
-		return nil, false
-	}
-	objs := make([]*unstructured.Unstructured, len(docs))
-	for i, d := range docs {
-		objs[i] = &unstructured.Unstructured{Object: d}
-	}
-	return objs, true
+	return bytes.CutPrefix(b, c.header)
 }
 
 // put records the documents of the file with that blob id.

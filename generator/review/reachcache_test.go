@@ -1,61 +1,76 @@
 package review
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator/gitcli"
+	"github.com/rampart-gitops/rampart/generator/reach"
 )
 
-// TestReachCacheRoundTrip: every rendered example file's documents come back from
-// the cache exactly as decoded from the file (numbers of the same Go types).
+// TestReachCacheRoundTrip: the examples' rendered files, kept in the cache and
+// decoded from it, evaluate as the files decoded from their YAML.
 func TestReachCacheRoundTrip(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(repoRoot, "clusters", "*", "*", "*.yaml"))
+	tree, err := ReadDirTree(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	more, _ := filepath.Glob(filepath.Join(repoRoot, "clusters", "*", "teams", "*", "*.yaml"))
-	files = append(files, more...)
 	c := openReachCache(t.TempDir())
 	kept := 0
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	for _, cluster := range []string{"dev-weu", "prod-weu", "stage-neu"} {
+		paths := clusterFiles(tree, cluster)
+		files, err := tree.Read(ctx, paths)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := decodeReach(b)
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
+		var fromYAML, fromCache []*reach.File
+		for _, p := range paths {
+			objs, err := decodeReach(files[p])
+			if err != nil {
+				t.Fatalf("%s: %v", p, err)
+			}
+			f, err := reach.DecodeFile(p, objs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fromYAML = append(fromYAML, f)
+			id := tree.Blobs()[p]
+			if err := c.put(id, objs); err != nil {
+				t.Fatal(err)
+			}
+			entry, ok := c.get(id)
+			if !ok {
+				t.Fatalf("%s: not in the cache after put", p)
+			}
+			if f, err = reach.DecodeFileJSON(p, entry); err != nil {
+				t.Fatalf("%s: decoding the cache entry: %v", p, err)
+			}
+			fromCache = append(fromCache, f)
+			kept += len(objs)
 		}
-		id := gitcli.BlobID(b)
-		if err := c.put(id, want); err != nil {
-			t.Fatal(err)
+		if got, want := reach.EvaluateFiles(cluster, fromCache, reach.Options{}), reach.EvaluateFiles(cluster, fromYAML, reach.Options{}); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the files from the cache evaluate otherwise: %s", cluster, cmp.Diff(want, got))
 		}
-		got, ok := c.get(id)
-		if !ok {
-			t.Fatalf("%s: not in the cache after put", f)
-		}
-		if len(got) != len(want) || (len(want) > 0 && !reflect.DeepEqual(got, want)) {
-			t.Errorf("%s: the cache gives back other documents than the file's: %s", f, cmp.Diff(want, got))
-		}
-		kept += len(want)
 	}
 	if kept < 20 {
-		t.Fatalf("only %d documents in %d files: the examples did not reach the test", kept, len(files))
+		t.Fatalf("only %d documents: the examples did not reach the test", kept)
 	}
 }
 
-// TestReachCacheUntrusted: an entry that is truncated, of another engine or not
-// JSON is not used.
+// TestReachCacheUntrusted: an entry that is truncated, of another engine, not JSON,
+// or JSON from this engine holding what reachability cannot decode (a damaged
+// object) is not used: the file is decoded again, and its entry replaced.
 func TestReachCacheUntrusted(t *testing.T) {
-	dir := t.TempDir()
-	c := openReachCache(dir)
-	b, err := os.ReadFile(filepath.Join(repoRoot, "clusters", "prod-weu", "tenants", "payments.yaml"))
+	p := "clusters/prod-weu/tenants/payments.yaml"
+	b, err := os.ReadFile(filepath.Join(repoRoot, p))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,25 +78,55 @@ func TestReachCacheUntrusted(t *testing.T) {
 	if err != nil || len(objs) == 0 {
 		t.Fatalf("decoding the payments tenant: %d objects, %v", len(objs), err)
 	}
-	id := gitcli.BlobID(b)
+	want, err := reach.DecodeFile(p, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := NewMemTree(map[string][]byte{p: b})
+	id := tree.Blobs()[p]
+	c := openReachCache(t.TempDir())
 	if err := c.put(id, objs); err != nil {
 		t.Fatal(err)
 	}
-	entry, err := os.ReadFile(c.path(id))
+	good, err := os.ReadFile(c.path(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	damaged := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "api", "namespace": "payments"},
+		"spec": map[string]any{"ports": "not a list"},
+	}}
+	if _, err := reach.DecodeFile(p, []*unstructured.Unstructured{damaged}); err == nil {
+		t.Fatal("the damaged Service decodes: the test proves nothing")
+	}
+	if err := c.put(id, []*unstructured.Unstructured{damaged}); err != nil {
+		t.Fatal(err)
+	}
+	undecodable, err := os.ReadFile(c.path(id))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, bad := range map[string][]byte{
-		"truncated":      entry[:len(entry)-10],
-		"another engine": append([]byte("rampart-reach-v1 another-build\n"), entry[len(c.header):]...),
-		"not JSON":       append(c.header, "kind: Namespace\n"...),
+		"truncated":      good[:len(good)-10],
+		"another engine": append([]byte("rampart-reach-v1 another-build\n"), good[len(c.header):]...),
+		"not JSON":       append(bytes.Clone(c.header), "kind: Namespace\n"...),
+		"undecodable":    undecodable,
 	} {
-		if err := os.WriteFile(c.path(id), bad, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := c.get(id); ok {
-			t.Errorf("%s entry was used", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(c.path(id), bad, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			d := &decoder{decoded: map[string]*reach.File{}, cache: c, log: slog.New(slog.DiscardHandler)}
+			if err := d.decode(ctx, tree, []string{p}); err != nil {
+				t.Fatalf("the entry failed the decode: %v", err)
+			}
+			if !d.decoded[id].Same(want) {
+				t.Error("the file was read from the entry")
+			}
+			if entry, err := os.ReadFile(c.path(id)); err != nil || !bytes.Equal(entry, good) {
+				t.Errorf("the entry was not replaced (%v)", err)
+			}
+		})
 	}
 	var none *reachCache
 	if _, ok := none.get(id); ok || none.put(id, objs) != nil {

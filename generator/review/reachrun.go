@@ -5,13 +5,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/reach"
@@ -21,6 +21,9 @@ import (
 // where the decoded files are cached.
 type ReachOptions struct {
 	Clusters map[string]reach.Options
+	// Changed are the paths whose blob ids differ between the trees (ChangedFiles),
+	// when the caller has them; nil: ReachChanges lists them.
+	Changed []string
 	// CacheDir keeps each decoded file and each cluster's facts (empty: no cache).
 	CacheDir string
 	// Logger hears of a cache entry that could not be written (nil: discarded).
@@ -34,54 +37,130 @@ type ReachOptions struct {
 // evaluated on the namespaces that flows from or to the focus can involve
 // (reach.Neighbours, from each file's facts, cached by blob id per cluster) and the
 // platform's files; the rest is not read. Each distinct file (by blob id) is
-// decoded once for both sides, on every core, and only the documents of the kinds
-// reachability reads; a file decoded by an earlier report is taken from the cache,
-// and a base file the head holds unchanged is never read from the base. The two
-// sides are evaluated concurrently.
+// decoded once, into reachability's types, for both sides and every cluster, on
+// every core, and only the documents of the kinds reachability reads; a file
+// decoded by an earlier report is taken from the cache, and a base file the head
+// holds unchanged is never read from the base. A cluster whose changed files hold
+// the same for reachability (unchanged) is not evaluated; the others' two sides
+// are evaluated on every core, sharing the decoded files.
 func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts ReachOptions) ([]ClusterReach, error) {
-	var out []ClusterReach
 	d := &decoder{
-		decoded: map[string][]*unstructured.Unstructured{},
+		decoded: map[string]*reach.File{},
 		cache:   openReachCache(subdir(opts.CacheDir, "reach")),
 		dir:     subdir(opts.CacheDir, "reach-facts"),
 		log:     cmp.Or(opts.Logger, slog.New(slog.DiscardHandler)),
 	}
-	for _, name := range clusters {
-		o := opts.Clusters[name]
-		hp, bp := clusterFiles(head, name), clusterFiles(base, name)
+	differ := opts.Changed
+	if differ == nil {
+		differ = ChangedFiles(base, head)
+	}
+	differs := map[string][]string{} // by cluster
+	for _, p := range differ {
+		if path.Base(p) != "kustomization.yaml" {
+			differs[clusterOf(p)] = append(differs[clusterOf(p)], p)
+		}
+	}
+	out := make([]ClusterReach, len(clusters))
+	var changed []int // the clusters whose change reachability reads
+	for i, name := range clusters {
+		out[i] = ClusterReach{Cluster: name}
+		same, err := d.unchanged(ctx, base, head, differs[name])
+		if err != nil {
+			return nil, fmt.Errorf("reading the changed files of cluster %q: %w", name, err)
+		}
+		if !same {
+			changed = append(changed, i)
+		}
+	}
+	hps, bps := make([][]string, len(clusters)), make([][]string, len(clusters))
+	needed := map[string]bool{} // blob ids of the files the evaluations read
+	for _, i := range changed {
+		name, o := clusters[i], opts.Clusters[clusters[i]]
+		hps[i], bps[i] = clusterFiles(head, name), clusterFiles(base, name)
 		if len(o.Focus) > 0 {
 			var err error
-			if hp, bp, err = d.neighbourhood(ctx, base, head, name, hp, bp, o); err != nil {
+			if hps[i], bps[i], err = d.neighbourhood(ctx, base, head, name, hps[i], bps[i], o); err != nil {
 				return nil, fmt.Errorf("reading the facts of cluster %q: %w", name, err)
 			}
 		}
-		// The head first: a render in memory holds most of the base's files.
-		if err := d.decode(ctx, head, hp); err != nil {
-			return nil, fmt.Errorf("reading the render of cluster %q: %w", name, err)
-		}
-		if err := d.decode(ctx, base, bp); err != nil {
-			return nil, fmt.Errorf("reading cluster %q at the base: %w", name, err)
-		}
-		var b, h *reach.Report
-		var g errgroup.Group
-		g.Go(func() (err error) {
-			if b, err = reach.Evaluate(d.cluster(base, name, bp), o); err != nil {
-				return fmt.Errorf("evaluating the reachability of cluster %q at the base: %w", name, err)
+		for _, side := range []struct {
+			t     Tree
+			paths []string
+		}{{head, hps[i]}, {base, bps[i]}} {
+			for _, p := range side.paths {
+				needed[side.t.Blobs()[p]] = true
 			}
+		}
+		// Files decoded only for their facts go: a large fleet's would fill the
+		// memory, and the time, of every garbage collection.
+		maps.DeleteFunc(d.decoded, func(id string, _ *reach.File) bool { return !needed[id] })
+	}
+	// The head first: a render in memory holds most of the base's files.
+	if err := d.decode(ctx, head, slices.Concat(hps...)); err != nil {
+		return nil, fmt.Errorf("reading the render: %w", err)
+	}
+	if err := d.decode(ctx, base, slices.Concat(bps...)); err != nil {
+		return nil, fmt.Errorf("reading the base: %w", err)
+	}
+	reports := make([][2]*reach.Report, len(clusters)) // base, head
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, i := range changed {
+		name, o := clusters[i], opts.Clusters[clusters[i]]
+		g.Go(func() error {
+			reports[i][0] = reach.EvaluateFiles(name, d.files(base, bps[i]), o)
 			return nil
 		})
-		g.Go(func() (err error) {
-			if h, err = reach.Evaluate(d.cluster(head, name, hp), o); err != nil {
-				return fmt.Errorf("evaluating the reachability of cluster %q: %w", name, err)
-			}
+		g.Go(func() error {
+			reports[i][1] = reach.EvaluateFiles(name, d.files(head, hps[i]), o)
 			return nil
 		})
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-		out = append(out, compareReach(name, b, h))
+	}
+	_ = g.Wait()
+	for _, i := range changed {
+		out[i] = compareReach(clusters[i], reports[i][0], reports[i][1])
 	}
 	return out, nil
+}
+
+// unchanged says whether reachability reads the same in a cluster's files at the
+// base and the head, given the paths of its files that differ (by blob id): each
+// holds, decoded, what its counterpart holds, or nothing reachability reads where
+// it has no counterpart. Both evaluations would then be the same, and nothing
+// changed: a change to images, resources or environment needs no evaluation. Only
+// the files that differ are read.
+func (d *decoder) unchanged(ctx context.Context, base, head Tree, differ []string) (bool, error) {
+	hb, bb := head.Blobs(), base.Blobs()
+	var hp, bp []string
+	for _, p := range differ {
+		if _, ok := hb[p]; ok {
+			hp = append(hp, p)
+		}
+		if _, ok := bb[p]; ok {
+			bp = append(bp, p)
+		}
+	}
+	if err := d.decode(ctx, head, hp); err != nil {
+		return false, err
+	}
+	if err := d.decode(ctx, base, bp); err != nil {
+		return false, err
+	}
+	for _, p := range hp {
+		var was *reach.File // none: the file is new
+		if id, ok := bb[p]; ok {
+			was = d.decoded[id]
+		}
+		if !d.decoded[hb[p]].Same(was) {
+			return false, nil
+		}
+	}
+	for _, p := range bp {
+		if _, ok := hb[p]; !ok && !d.decoded[bb[p]].Same(nil) {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func subdir(dir, name string) string {
@@ -105,7 +184,7 @@ func clusterFiles(t Tree, cluster string) []string {
 
 // decoder holds the files decoded so far, by blob id.
 type decoder struct {
-	decoded map[string][]*unstructured.Unstructured
+	decoded map[string]*reach.File
 	cache   *reachCache
 	// dir keeps each cluster's facts (empty: nowhere).
 	dir string
@@ -124,37 +203,44 @@ func (d *decoder) decode(ctx context.Context, t Tree, paths []string) error {
 			todo = append(todo, p)
 		}
 	}
-	objs := make([][]*unstructured.Unstructured, len(todo))
-	hit := make([]bool, len(todo))
+	files := make([]*reach.File, len(todo))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, p := range todo {
 		g.Go(func() error {
-			objs[i], hit[i] = d.cache.get(blobs[p])
+			// An entry reachability cannot read is decoded again from the file,
+			// which says what is wrong if anything is.
+			if objs, ok := d.cache.get(blobs[p]); ok {
+				files[i], _ = reach.DecodeFileJSON(p, objs)
+			}
 			return nil
 		})
 	}
 	_ = g.Wait()
 	var miss []string
 	for i, p := range todo {
-		if !hit[i] {
+		if files[i] == nil {
 			miss = append(miss, p)
 		}
 	}
 	if len(miss) > 0 {
-		files, err := t.Read(ctx, miss)
+		content, err := t.Read(ctx, miss)
 		if err != nil {
 			return err
 		}
 		for i, p := range todo {
-			if hit[i] {
+			if files[i] != nil {
 				continue
 			}
-			g.Go(func() (err error) {
-				if objs[i], err = decodeReach(files[p]); err != nil {
+			g.Go(func() error {
+				objs, err := decodeReach(content[p])
+				if err != nil {
 					return fmt.Errorf("decoding %s: %w", p, err)
 				}
-				if err := d.cache.put(blobs[p], objs[i]); err != nil {
+				if files[i], err = reach.DecodeFile(p, objs); err != nil {
+					return err
+				}
+				if err := d.cache.put(blobs[p], objs); err != nil {
 					d.log.Warn("reachability cache not written", "file", p, "error", err)
 				}
 				return nil
@@ -165,23 +251,19 @@ func (d *decoder) decode(ctx context.Context, t Tree, paths []string) error {
 		}
 	}
 	for i, p := range todo {
-		if objs[i] == nil { // a file with nothing reachability reads: empty, not absent
-			objs[i] = []*unstructured.Unstructured{}
-		}
-		d.decoded[blobs[p]] = objs[i]
+		d.decoded[blobs[p]] = files[i]
 	}
 	return nil
 }
 
-// cluster is the cluster's paths in t, decoded.
-func (d *decoder) cluster(t Tree, cluster string, paths []string) *manifest.Cluster {
+// files are the paths of t, decoded.
+func (d *decoder) files(t Tree, paths []string) []*reach.File {
 	blobs := t.Blobs()
-	c := &manifest.Cluster{Name: cluster}
-	for _, p := range paths {
-		layer, team := manifest.Classify(p)
-		c.Files = append(c.Files, &manifest.File{Path: p, Layer: layer, Team: team, Objects: d.decoded[blobs[p]]})
+	out := make([]*reach.File, len(paths))
+	for i, p := range paths {
+		out[i] = d.decoded[blobs[p]]
 	}
-	return c
+	return out
 }
 
 // neighbourhood narrows a focused cluster's paths at the head (hp) and the base (bp)
@@ -216,16 +298,12 @@ func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster st
 		var g errgroup.Group
 		g.SetLimit(runtime.GOMAXPROCS(0))
 		for i, p := range miss {
-			g.Go(func() (err error) {
-				if got[i], err = reach.FileFacts(d.decoded[blobs[p]], o); err != nil {
-					return fmt.Errorf("reading %s: %w", p, err)
-				}
+			g.Go(func() error {
+				got[i] = reach.FileFacts(d.decoded[blobs[p]], o)
 				return nil
 			})
 		}
-		if err := g.Wait(); err != nil {
-			return nil, nil, err
-		}
+		_ = g.Wait()
 		for i, p := range miss {
 			facts[blobs[p]] = got[i]
 		}

@@ -60,13 +60,14 @@ type BuildInput struct {
 // Build computes the report: the diff, the reachability change of every cluster the
 // diff touches, and the scan gate.
 func Build(ctx context.Context, in BuildInput) (*Report, error) {
-	d, err := Compare(ctx, in.Base, in.Head)
+	changed := ChangedFiles(in.Base, in.Head)
+	d, err := compareFiles(ctx, in.Base, in.Head, changed)
 	if err != nil {
 		return nil, err
 	}
 	d.Base, d.BaseCommit, d.Head = in.BaseName, in.BaseCommit, in.HeadName
 	var clusters []string
-	ro := ReachOptions{Clusters: map[string]reach.Options{}, CacheDir: in.CacheDir, Logger: in.Logger}
+	ro := ReachOptions{Clusters: map[string]reach.Options{}, Changed: changed, CacheDir: in.CacheDir, Logger: in.Logger}
 	for _, c := range d.Clusters {
 		clusters = append(clusters, c.Cluster)
 		o := reach.Options{}

@@ -27,18 +27,31 @@ func Run(ctx context.Context, opts generator.Options, base string) (*Reviewed, e
 	if opts.Mode == "" {
 		opts.Mode = generator.Memory
 	}
+	// The base is listed from git, and its paths indexed, while the render runs.
+	type committed struct {
+		name, commit string
+		tree         *GitTree
+		err          error
+	}
+	listed := make(chan committed, 1)
+	go func() {
+		var c committed
+		if c.name, c.commit, c.err = ResolveBase(ctx, opts.Dir, base); c.err == nil {
+			if c.tree, c.err = OpenGitTree(ctx, opts.Dir, c.commit); c.err == nil {
+				c.tree.Paths("")
+			}
+		}
+		listed <- c
+	}()
 	res, err := generator.Generate(ctx, opts)
+	b := <-listed // waited for even on error: git must be done with the directory
 	if err != nil {
 		return nil, err
 	}
-	baseName, commit, err := ResolveBase(ctx, opts.Dir, base)
-	if err != nil {
-		return nil, err
+	if b.err != nil {
+		return nil, b.err
 	}
-	bt, err := OpenGitTree(ctx, opts.Dir, commit)
-	if err != nil {
-		return nil, err
-	}
+	baseName, commit, bt := b.name, b.commit, b.tree
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now

@@ -53,14 +53,18 @@ func (x *pathIndex) paths(blobs map[string]string, cluster string) []string {
 // rendered says whether a path under clusters/ is rendered output: not a cluster's
 // hand-written cluster.yaml or Flux's own flux-system/ files.
 func rendered(p string) bool {
-	parts := strings.Split(p, "/")
-	if len(parts) < 3 || parts[0] != "clusters" {
+	rest, ok := strings.CutPrefix(p, "clusters/")
+	if !ok {
 		return false
 	}
-	if len(parts) == 3 && parts[2] == "cluster.yaml" {
+	if _, rest, ok = strings.Cut(rest, "/"); !ok { // past the cluster's name
 		return false
 	}
-	return parts[2] != "flux-system" && strings.HasSuffix(p, ".yaml")
+	top, _, nested := strings.Cut(rest, "/")
+	if !nested && top == "cluster.yaml" {
+		return false
+	}
+	return top != "flux-system" && strings.HasSuffix(p, ".yaml")
 }
 
 // GitTree is the rendered tree committed at a revision.
@@ -142,7 +146,11 @@ func NewMemTree(files map[string][]byte) *MemTree {
 // ids (by its SHA-256) when known there; the others are read, hashed on every core
 // and added to ids.
 func NewRenderTree(clusters []*write.Cluster, ids *BlobIDs) (*MemTree, error) {
-	files := map[string]*write.File{}
+	n := 0
+	for _, c := range clusters {
+		n += len(c.Files)
+	}
+	files := make(map[string]*write.File, n)
 	for _, c := range clusters {
 		maps.Copy(files, c.Files)
 	}
@@ -150,7 +158,7 @@ func NewRenderTree(clusters []*write.Cluster, ids *BlobIDs) (*MemTree, error) {
 }
 
 func newMemTree(files map[string]*write.File, ids *BlobIDs) (*MemTree, error) {
-	t := &MemTree{files: map[string]*write.File{}, blobs: map[string]string{}}
+	t := &MemTree{files: make(map[string]*write.File, len(files)), blobs: make(map[string]string, len(files))}
 	var miss []string
 	for p, f := range files {
 		if !rendered(p) {
@@ -250,11 +258,12 @@ func ReadDirTree(dir string) (*MemTree, error) {
 
 // clusterOf is the cluster a rendered path belongs to.
 func clusterOf(p string) string {
-	parts := strings.SplitN(p, "/", 3)
-	if len(parts) < 2 {
+	_, rest, ok := strings.Cut(p, "/")
+	if !ok {
 		return ""
 	}
-	return parts[1]
+	c, _, _ := strings.Cut(rest, "/")
+	return c
 }
 
 func short(commit string) string {

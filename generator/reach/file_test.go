@@ -1,0 +1,211 @@
+package reach
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/spec"
+)
+
+// TestSharedFiles: files decoded once and evaluated by several evaluations at once
+// (as a report evaluates a cluster's base and head) give each the report Evaluate
+// gives; under -race, that no evaluation writes to what they share.
+func TestSharedFiles(t *testing.T) {
+	clusters, teams := examples(t)
+	type cluster struct {
+		name  string
+		c     *manifest.Cluster
+		opts  Options
+		focus string
+	}
+	var cases []cluster
+	for _, c := range clusters {
+		cases = append(cases, cluster{c.Metadata.Name, renderCluster(t, c, teams), Options{TrustDomain: c.Spec.Mesh.TrustDomain, RootNamespace: c.Spec.Mesh.RootNamespace}, "payments"})
+	}
+	linkerd := spec.Mesh{Type: spec.MeshLinkerd, TrustDomain: "gen.example.com", RootNamespace: "linkerd",
+		IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik", PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}}}
+	gen := generatedCluster(t, spec.CNICalico, linkerd)
+	gen.Spec.Enforcement = spec.EnforcementAudit
+	cases = append(cases, cluster{"calico-linkerd-audit", renderCluster(t, gen, randomGraph(rand.New(rand.NewPCG(1, 7)))), Options{TrustDomain: "gen.example.com", RootNamespace: "linkerd"}, "team0"})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			files := make([]*File, len(tc.c.Files))
+			for i, f := range tc.c.Files {
+				var err error
+				if files[i], err = DecodeFile(f.Path, f.Objects); err != nil {
+					t.Fatal(err)
+				}
+			}
+			focused := tc.opts
+			focused.Focus = []string{tc.focus}
+			optsOf := []Options{tc.opts, focused, tc.opts, focused}
+			got := make([]*Report, len(optsOf))
+			var wg sync.WaitGroup
+			for i, o := range optsOf {
+				wg.Go(func() { got[i] = EvaluateFiles(tc.c.Name, files, o) })
+			}
+			wg.Wait()
+			for i, o := range optsOf {
+				want, err := Evaluate(tc.c, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(want.Flows) == 0 {
+					t.Fatalf("no flows with focus %v: the case proves nothing", o.Focus)
+				}
+				if !reflect.DeepEqual(got[i], want) {
+					t.Errorf("shared files, focus %v: the report differs from Evaluate's", o.Focus)
+				}
+			}
+		})
+	}
+}
+
+func TestFileSame(t *testing.T) {
+	deployment := func(label, env string) string {
+		return `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: a}
+spec:
+  template:
+    metadata: {labels: {app: ` + label + `}}
+    spec:
+      containers:
+        - name: api
+          env: [{name: LOG_LEVEL, value: ` + env + `}]
+          ports: [{containerPort: 8080, name: http}]`
+	}
+	policy := func(port string) string {
+		return `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow, namespace: a}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress: [{ports: [{port: ` + port + `}]}]`
+	}
+	decoded := func(docs ...string) *File {
+		t.Helper()
+		if len(docs) == 0 {
+			f, err := DecodeFile("clusters/test/empty.yaml", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		c := clusterOf(t, docs...)
+		f, err := DecodeFile(c.Files[0].Path, c.Files[0].Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	tests := []struct {
+		name string
+		a, b *File
+		same bool
+	}{
+		{"another environment", decoded(deployment("api", "info")), decoded(deployment("api", "debug")), true},
+		{"another pod label", decoded(deployment("api", "info")), decoded(deployment("web", "info")), false},
+		{"another policy port", decoded(policy("8080")), decoded(policy("9090")), false},
+		{"the same policy", decoded(policy("8080")), decoded(policy("8080")), true},
+		{"a policy more", decoded(deployment("api", "info")), decoded(deployment("api", "info"), policy("8080")), false},
+		{"nothing and no file", decoded(), nil, true},
+		{"a deployment and no file", decoded(deployment("api", "info")), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.a.Same(tt.b); got != tt.same {
+				t.Errorf("Same = %v, want %v", got, tt.same)
+			}
+			if tt.b != nil {
+				if got := tt.b.Same(tt.a); got != tt.same {
+					t.Errorf("Same, the other way = %v, want %v", got, tt.same)
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeFileJSON: a file decoded from its objects' JSON is the file decoded from
+// the objects, for every file of the examples and of generated clusters on every
+// network engine and mesh, and evaluates alike.
+func TestDecodeFileJSON(t *testing.T) {
+	clusters, teams := examples(t)
+	var cases []*manifest.Cluster
+	for _, c := range clusters {
+		cases = append(cases, renderCluster(t, c, teams))
+	}
+	istio := spec.Mesh{Type: spec.MeshIstio, TrustDomain: "gen.example.com", RootNamespace: "istio-system"}
+	linkerd := spec.Mesh{Type: spec.MeshLinkerd, TrustDomain: "gen.example.com", RootNamespace: "linkerd",
+		IngressGateway: &spec.Workload{Namespace: "traefik", ServiceAccount: "traefik", PodLabels: map[string]string{"app.kubernetes.io/name": "traefik"}}}
+	for i, g := range []struct {
+		cni   spec.CNI
+		mesh  spec.Mesh
+		audit bool
+	}{{spec.CNICilium, istio, false}, {spec.CNICalico, linkerd, true}, {spec.CNICalico, istio, true}} {
+		c := generatedCluster(t, g.cni, g.mesh)
+		if g.audit {
+			c.Spec.Enforcement = spec.EnforcementAudit
+		}
+		cases = append(cases, renderCluster(t, c, randomGraph(rand.New(rand.NewPCG(uint64(i), 7)))))
+	}
+	for _, c := range cases {
+		files := make([]*File, len(c.Files))
+		for i, f := range c.Files {
+			docs := make([]map[string]any, len(f.Objects))
+			for j, o := range f.Objects {
+				docs[j] = o.Object
+			}
+			b, err := json.Marshal(docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if files[i], err = DecodeFileJSON(f.Path, b); err != nil {
+				t.Fatalf("%s: %v", f.Path, err)
+			}
+			want, err := DecodeFile(f.Path, f.Objects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := *files[i]
+			unparsed(&got)
+			unparsed(want)
+			if !reflect.DeepEqual(&got, want) {
+				t.Errorf("%s: decoded from JSON, %s", f.Path, cmp.Diff(want.part.workloads, got.part.workloads, cmp.AllowUnexported(Workload{})))
+			}
+		}
+		want, err := Evaluate(c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := EvaluateFiles(c.Name, files, Options{}); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: the files decoded from JSON evaluate otherwise", c.Name)
+		}
+	}
+}
+
+// unparsed clears what Calico's parsed selectors hold (functions, which
+// reflect.DeepEqual never finds equal), in a copy of f's model part.
+func unparsed(f *File) {
+	part := *f.part
+	part.gnps = nil
+	for _, p := range f.part.gnps {
+		c := *p
+		c.selector, c.namespaceSelector = nil, nil
+		c.Spec.Ingress, c.Spec.Egress = slices.Clone(c.Spec.Ingress), slices.Clone(c.Spec.Egress)
+		for _, rules := range [][]calicoRule{c.Spec.Ingress, c.Spec.Egress} {
+			for i := range rules {
+				rules[i].source, rules[i].destination = struct{ selector, namespaceSelector calicoSelector }{}, struct{ selector, namespaceSelector calicoSelector }{}
+			}
+		}
+		part.gnps = append(part.gnps, &c)
+	}
+	f.part = &part
+}
