@@ -194,14 +194,15 @@ func unmarshalObjects(b []byte) ([]verify.Object, error) {
 	file := ""
 	for range n {
 		o := verify.Object{Key: d.string()}
-		if at := d.uint(); at == 0 {
+		// Not lengths within what is left: a Ref's start and the flag of a new File.
+		if at := d.size(); at == 0 {
 			o.Ref = d.string()
 		} else if at <= len(o.Key)+1 {
 			o.Ref = o.Key[at-1:]
 		} else {
 			return nil, errShort
 		}
-		if d.uint() == 1 {
+		if d.size() == 1 {
 			file = d.string()
 		}
 		o.File = file

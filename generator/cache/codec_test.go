@@ -58,6 +58,8 @@ func TestObjectsTruncatedOrMangled(t *testing.T) {
 		{Key: "apps/v1/Deployment/shop/web", Ref: "Deployment/shop/web", File: "clusters/dev/teams/shop/web.yaml"},
 		{Key: "v1/Service/shop/web", Ref: "Service/shop/web", File: "clusters/dev/teams/shop/web.yaml"},
 		{Key: "v1/Namespace/shop", Ref: "not a suffix", File: "clusters/dev/tenants/shop.yaml"},
+		// The last object's Ref starts further into its Key than there are bytes left.
+		{Key: "kyverno.io/v1/ClusterPolicy/p", Ref: "ClusterPolicy/p", File: "clusters/dev/tenants/shop.yaml"},
 	}
 	b := marshalObjects(objs)
 	got, err := unmarshalObjects(b)
