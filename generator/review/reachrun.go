@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -102,24 +103,26 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	if err := d.decode(ctx, base, slices.Concat(bps...)); err != nil {
 		return nil, fmt.Errorf("reading the base: %w", err)
 	}
-	reports := make([][2]*reach.Report, len(clusters)) // base, head
+	// A cluster's two reports are compared as soon as both are done, by the side
+	// that finishes last, and dropped: a cluster evaluated whole has reports of
+	// hundreds of MB, which must not pile up across the clusters.
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
 		name, o := clusters[i], opts.Clusters[clusters[i]]
-		g.Go(func() error {
-			reports[i][0] = reach.EvaluateFiles(name, d.files(base, bps[i]), o)
-			return nil
-		})
-		g.Go(func() error {
-			reports[i][1] = reach.EvaluateFiles(name, d.files(head, hps[i]), o)
-			return nil
-		})
+		var sides [2]*reach.Report // base, head
+		var pending atomic.Int32
+		pending.Store(2)
+		evaluate := func(side int, t Tree, paths []string) {
+			sides[side] = reach.EvaluateFiles(name, d.files(t, paths), o)
+			if pending.Add(-1) == 0 {
+				out[i] = compareReach(name, sides[0], sides[1])
+			}
+		}
+		g.Go(func() error { evaluate(0, base, bps[i]); return nil })
+		g.Go(func() error { evaluate(1, head, hps[i]); return nil })
 	}
 	_ = g.Wait()
-	for _, i := range changed {
-		out[i] = compareReach(clusters[i], reports[i][0], reports[i][1])
-	}
 	return out, nil
 }
 
