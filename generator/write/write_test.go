@@ -251,8 +251,10 @@ func TestRecoverFinishesACommittedWrite(t *testing.T) {
 	}))
 	// A committed write that stopped before moving anything in.
 	committed := filepath.Join(root, "clusters", ".rampart-write-1")
-	mustWrite(t, filepath.Join(committed, "0"), h+"a: 2\n")
-	mustWrite(t, filepath.Join(committed, "journal"), "put\t0\tclusters/dev/a.yaml\ndelete\tclusters/dev/teams/old/x.yaml\n")
+	// Its files are staged in buckets; an earlier Rampart staged them flat.
+	mustWrite(t, filepath.Join(committed, "1", "0"), h+"a: 2\n")
+	mustWrite(t, filepath.Join(committed, "7"), h+"c: 1\n")
+	mustWrite(t, filepath.Join(committed, "journal"), "put\t1/0\tclusters/dev/a.yaml\nput\t7\tclusters/dev/c.yaml\ndelete\tclusters/dev/teams/old/x.yaml\n")
 	// An uncommitted one: its staged file must never appear.
 	uncommitted := filepath.Join(root, "clusters", ".rampart-write-2")
 	mustWrite(t, filepath.Join(uncommitted, "0"), h+"b: 1\n")
@@ -263,6 +265,9 @@ func TestRecoverFinishesACommittedWrite(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "clusters/dev/a.yaml")); string(b) != h+"a: 2\n" {
 		t.Errorf("a.yaml = %q, want the committed content", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "clusters/dev/c.yaml")); string(b) != h+"c: 1\n" {
+		t.Errorf("c.yaml = %q, want the committed content", b)
 	}
 	for _, gone := range []string{"clusters/dev/teams/old", "clusters/dev/b.yaml", "clusters/.rampart-write-1", "clusters/.rampart-write-2"} {
 		if _, err := os.Stat(filepath.Join(root, gone)); !os.IsNotExist(err) {
@@ -275,5 +280,15 @@ func TestRecoverFinishesACommittedWrite(t *testing.T) {
 	mustWrite(t, filepath.Join(hostile, "journal"), "put\t0\t../../etc/passwd\n")
 	if err := write.Recover(write.OS(root)); err == nil {
 		t.Error("a journal writing outside clusters/ was replayed")
+	}
+	// So is one that moves in a file from outside its staging directory.
+	if err := os.RemoveAll(hostile); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"../x", "0/../../x", "/etc/passwd", "0/", "a/1"} {
+		mustWrite(t, filepath.Join(hostile, "journal"), "put\t"+name+"\tclusters/dev/d.yaml\n")
+		if err := write.Recover(write.OS(root)); err == nil {
+			t.Errorf("a journal staging %q was replayed", name)
+		}
 	}
 }
