@@ -46,8 +46,25 @@ type teamArg struct {
 	apps *evaluate.Output
 	err  error
 
-	mu    sync.Mutex
-	rules map[[sha256.Size]byte]*teamRules
+	mu      sync.Mutex
+	rules   map[[sha256.Size]byte]*teamRules
+	intents map[string]evaluate.Arg
+}
+
+// intentsArg is the team's intents on a cluster parsed for the templates, parsed once
+// per distinct intents: a team's clusters mostly give it the same.
+func (a *teamArg) intentsArg(intents json.RawMessage) evaluate.Arg {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	arg, ok := a.intents[string(intents)]
+	if !ok {
+		if a.intents == nil {
+			a.intents = map[string]evaluate.Arg{}
+		}
+		arg = evaluate.ParseArg("intents", intents)
+		a.intents[string(intents)] = arg
+	}
+	return arg
 }
 
 // teamRules is the team's Falco rules file for one projection of a cluster and one
@@ -80,7 +97,7 @@ func (a *teamArg) runtimeRules(ev *evaluate.Evaluator, c *projectedCluster, inte
 	a.mu.Unlock()
 	t.once.Do(func() {
 		var rules []map[string]any
-		if rules, t.err = ev.Runtime(c.arg, a.Arg, evaluate.ParseArg("intents", intents)); t.err == nil {
+		if rules, t.err = ev.Runtime(c.arg, a.Arg, a.intentsArg(intents)); t.err == nil {
 			t.data, t.err = falco.Encode(rules)
 		}
 	})
@@ -516,7 +533,7 @@ func (r *run) buildUnit(c *clusterRender, u *plan.Unit, intents json.RawMessage)
 	if err != nil {
 		return nil, nil, fail(err)
 	}
-	out, err := r.ev.TeamWith(c.clusterArg, arg.Arg, evaluate.ParseArg("intents", intents), apps)
+	out, err := r.ev.TeamWith(c.clusterArg, arg.Arg, arg.intentsArg(intents), apps)
 	if err != nil {
 		return nil, nil, fail(err)
 	}
