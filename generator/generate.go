@@ -468,7 +468,9 @@ func (r *run) renderAll(ctx context.Context, clusters []*plan.Cluster) ([]*clust
 			}
 			bar.Start(j.u.unit.Name())
 			r.renderUnit(j.c, j.u)
-			r.inputs.release(j.u.unit.Team.Metadata.Name)
+			if r.inputs.release(j.u.unit.Team.Metadata.Name) {
+				r.memo.Forget(j.u.unit.Team.Metadata.Name) // no other unit of the team is left
+			}
 			bar.Done()
 			return nil
 		})
@@ -555,16 +557,13 @@ func (c *clusterRender) encode(r *run, held map[*plan.Unit]bool) (*write.Cluster
 			if f.Layer == manifest.LayerRuntime {
 				continue // in the cluster's Falco rules ConfigMaps, below
 			}
-			if f.Data != nil || u.load == nil {
+			if f.Data != nil || u.loadFile == nil {
 				wc.Files[f.Path] = write.Lazy(f.Sum, func() ([]byte, error) { return f.Data, nil })
 				continue
 			}
-			wc.Files[f.Path] = write.Lazy(f.Sum, func() ([]byte, error) {
-				if err := u.load(); err != nil {
-					return nil, fmt.Errorf("the render cache entry of %s is damaged; run again with --no-cache: %w", u.unit.Name(), err)
-				}
-				return f.Data, nil
-			})
+			// Read from the cache when written or compared, and not kept: a cold
+			// render of a large fleet would otherwise hold all of it at once.
+			wc.Files[f.Path] = write.Lazy(f.Sum, u.loadFile(i))
 		}
 		tenants = append(tenants, team)
 	}

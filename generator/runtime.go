@@ -22,8 +22,8 @@ import (
 type shardMember struct {
 	team string
 	file cache.File
-	load func() error // reads file's Data from the render cache; nil when it is there
-	data []byte       // a held team's file, from the shard on disk
+	load func() ([]byte, error) // reads file's Data from the render cache; nil when it is there
+	data []byte                 // a held team's file, from the shard on disk
 }
 
 func (m *shardMember) bytes() ([]byte, error) {
@@ -31,9 +31,7 @@ func (m *shardMember) bytes() ([]byte, error) {
 		return m.data, nil
 	}
 	if m.file.Data == nil && m.load != nil {
-		if err := m.load(); err != nil {
-			return nil, fmt.Errorf("the render cache entry of team %q is damaged; run again with --no-cache: %w", m.team, err)
-		}
+		return m.load()
 	}
 	return m.file.Data, nil
 }
@@ -65,16 +63,8 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 		for j := range u.files {
 			if f := &u.files[j]; f.Layer == manifest.LayerRuntime {
 				m := &shardMember{team: team, file: *f}
-				if f.Data == nil && u.load != nil {
-					// u.load reads the unit's entry into u.files.
-					load := u.load
-					m.load = func() error {
-						if err := load(); err != nil {
-							return err
-						}
-						m.file.Data = f.Data
-						return nil
-					}
+				if f.Data == nil && u.loadFile != nil {
+					m.load = u.loadFile(j)
 				}
 				members[i] = append(members[i], m)
 			}
@@ -108,29 +98,47 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 		// for the file on disk, and an entry whose bytes are damaged is built again.
 		if e, ok := r.cache.Get(key); ok && len(e.Files) == 1 && e.Files[0].Path == shardEntry &&
 			(r.opts.Mode == Validate || r.state.Unchanged(r.disk, p, e.Files[0].Sum) || r.cache.Load(key, e) == nil) {
-			out[p] = write.Lazy(e.Files[0].Sum, func() ([]byte, error) {
-				if e.Files[0].Data == nil {
-					if err := r.cache.Load(key, e); err != nil {
-						return nil, fmt.Errorf("the render cache entry of %s is damaged; run again with --no-cache: %w", p, err)
-					}
-				}
-				return e.Files[0].Data, nil
-			})
+			load := fromCache(r.cache, key, e, 0, p)
+			if data := e.Files[0].Data; data != nil {
+				load = func() ([]byte, error) { return data, nil }
+			}
+			out[p] = write.Lazy(e.Files[0].Sum, load)
 			continue
 		}
 		b, err := c.encodeShard(i, members[i])
 		if err != nil {
 			return nil, err
 		}
-		if err := r.cache.Put(key, &cache.Entry{Files: []cache.File{cache.NewFile(shardEntry, manifest.LayerPlatform, "", b)}}); err != nil {
-			r.log.Warn("render cache not written", "file", p, "error", err)
+		entry := &cache.Entry{Files: []cache.File{cache.NewFile(shardEntry, manifest.LayerPlatform, "", b)}}
+		if r.cache == nil {
+			out[p] = write.Bytes(b)
+			continue
 		}
-		out[p] = write.Bytes(b)
+		if err := r.cache.Put(key, entry); err != nil {
+			r.log.Warn("render cache not written", "file", p, "error", err)
+			out[p] = write.Bytes(b)
+			continue
+		}
+		// Like a unit's files, read back from the cache when written.
+		entry.Files[0].Data = nil
+		out[p] = write.Lazy(entry.Files[0].Sum, fromCache(r.cache, key, entry, 0, p))
 	}
 	if len(problems) > 0 {
 		return nil, &BadInputError{Diagnostics: problems.Sort()}
 	}
 	return out, nil
+}
+
+// fromCache reads file i of the cache entry e under key, each time it is called; what
+// names the file or unit in its error.
+func fromCache(c *cache.Cache, key cache.Key, e *cache.Entry, i int, what string) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		b, err := c.LoadFile(key, e, i)
+		if err != nil {
+			return nil, fmt.Errorf("the render cache entry of %s is damaged; run again with --no-cache: %w", what, err)
+		}
+		return b, nil
+	}
 }
 
 // shardEntry names the one file of a shard's cache entry. A shard's bytes name no

@@ -117,14 +117,17 @@ func (in *inputs) hold(team string) {
 	in.pending[team]++
 }
 
-// release counts a unit of team done, dropping the team's parsed spec after its last.
-func (in *inputs) release(team string) {
+// release counts a unit of team done, dropping the team's parsed spec after its
+// last; it reports whether that was the last.
+func (in *inputs) release(team string) bool {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.pending[team]--; in.pending[team] <= 0 {
 		delete(in.args, team)
 		delete(in.pending, team)
+		return true
 	}
+	return false
 }
 
 // arg is a team's spec parsed for the templates, parsed on first use.
@@ -202,9 +205,11 @@ type unitResult struct {
 	cached bool
 	// files are the unit's files; those from the cache may lack their Data until
 	// load reads it.
-	files  []cache.File
-	load   func() error
-	images []string
+	files []cache.File
+	// loadFile reads files[i].Data from the unit's cache entry, where only the entry
+	// holds it, without keeping it (fromCache).
+	loadFile func(i int) func() ([]byte, error)
+	images   []string
 	// objects are the unit's objects for the cluster-wide duplicate check, or nil
 	// where its cache entry holds them (loadObjects reads them); sums are their keys'
 	// digests, which is all the check reads unless two collide.
@@ -433,7 +438,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	key, intents := r.key(c, u.unit)
 	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) && r.cached(key, e) {
 		u.cached, u.files, u.images, u.sums, u.diags = true, e.Files, e.Images, e.Sums, e.Warnings
-		u.load = sync.OnceValue(func() error { return r.cache.Load(key, e) })
+		u.loadFile = func(i int) func() ([]byte, error) { return fromCache(r.cache, key, e, i, u.unit.Name()) }
 		u.loadObjects = func() ([]verify.Object, error) { return r.cache.LoadObjects(key, e) }
 		return
 	}
@@ -494,7 +499,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 	for i := range u.files {
 		u.files[i].Data = nil
 	}
-	u.load = sync.OnceValue(func() error { return r.cache.Load(key, entry) })
+	u.loadFile = func(i int) func() ([]byte, error) { return fromCache(r.cache, key, entry, i, u.unit.Name()) }
 	// Likewise the objects: their keys' digests serve the duplicate check.
 	u.sums, u.objects, entry.Objects = entry.Sums, nil, nil
 	u.loadObjects = func() ([]verify.Object, error) { return r.cache.LoadObjects(key, entry) }

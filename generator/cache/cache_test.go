@@ -44,6 +44,16 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		string(got.Files[0].Data) != string(e.Files[0].Data) {
 		t.Fatalf("Load = %q, %v", got.Files[1].Data, err)
 	}
+	// One file at a time, not kept in the entry.
+	for i, want := range e.Files {
+		meta, _ := c.Get(k)
+		if b, err := c.LoadFile(k, meta, i); err != nil || string(b) != string(want.Data) || meta.Files[i].Data != nil {
+			t.Errorf("LoadFile(%d) = %.20q, %v", i, b, err)
+		}
+	}
+	if _, err := c.LoadFile(k, got, 2); err == nil {
+		t.Error("LoadFile read a file the entry does not have")
+	}
 	if _, ok := c.Get(key("team", "other cluster")); ok {
 		t.Error("a key that was never put is found")
 	}
@@ -86,6 +96,10 @@ func TestRoundTripAndDistrust(t *testing.T) {
 		t.Error("an entry whose data is damaged lost its metadata too")
 	} else if err := c.Load(k, meta); err == nil {
 		t.Error("a flipped data byte was trusted")
+	} else if _, err := c.LoadFile(k, meta, 1); err == nil {
+		t.Error("a flipped byte of the last file was trusted by LoadFile")
+	} else if b, err := c.LoadFile(k, meta, 0); err != nil || string(b) != string(e.Files[0].Data) {
+		t.Errorf("LoadFile of the undamaged file = %.20q, %v", b, err)
 	}
 
 	// An entry moved under another key is foreign.

@@ -40,24 +40,50 @@ import (
 // repeated document by document to say which. TestBuildComposes holds the composed
 // verdict to the build of the whole directory.
 //
+// The verdicts are kept by team (a team's documents name its namespace, so no other
+// team's unit meets them), and Forget drops a team's once its last unit is verified:
+// a large fleet's run does not keep every document's verdict to the end.
+//
 // It is safe for concurrent use; the zero value is not usable: use NewMemo.
 type Memo struct {
-	mu     sync.Mutex
+	mu    sync.Mutex
+	teams map[string]*teamMemo
+}
+
+// teamMemo is the verdicts on one team's documents.
+type teamMemo struct {
 	checks map[checkKey]*checkVerdict
 	builds map[[sha256.Size]byte]*buildVerdict
 }
 
 // NewMemo returns an empty Memo.
 func NewMemo() *Memo {
-	return &Memo{checks: map[checkKey]*checkVerdict{}, builds: map[[sha256.Size]byte]*buildVerdict{}}
+	return &Memo{teams: map[string]*teamMemo{}}
 }
 
-// checkKey identifies an object's checks: the Checker's rules, the file's layer and
-// team, the document.
+// team is the verdicts on team's documents; m.mu is held.
+func (m *Memo) team(name string) *teamMemo {
+	t := m.teams[name]
+	if t == nil {
+		t = &teamMemo{checks: map[checkKey]*checkVerdict{}, builds: map[[sha256.Size]byte]*buildVerdict{}}
+		m.teams[name] = t
+	}
+	return t
+}
+
+// Forget drops the verdicts on team's documents. Call it when no unit of the team is
+// being verified or will be; a unit verified after it checks everything again.
+func (m *Memo) Forget(team string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.teams, team)
+}
+
+// checkKey identifies an object's checks within its team's verdicts: the Checker's
+// rules, the file's layer, the document.
 type checkKey struct {
 	rules [sha256.Size]byte
 	layer manifest.Layer
-	team  string
 	sum   [sha256.Size]byte
 }
 
@@ -105,12 +131,13 @@ func (v *verifier) memoized(f *manifest.File) bool {
 // units ask at a time).
 func (v *verifier) objectThroughMemo(f *manifest.File, o *unstructured.Unstructured, doc []byte) {
 	m := v.opts.Memo
-	key := checkKey{rules: v.rules, layer: f.Layer, team: f.Team, sum: sha256.Sum256(doc)}
+	key := checkKey{rules: v.rules, layer: f.Layer, sum: sha256.Sum256(doc)}
 	m.mu.Lock()
-	verdict := m.checks[key]
+	checks := m.team(f.Team).checks
+	verdict := checks[key]
 	if verdict == nil {
 		verdict = &checkVerdict{}
-		m.checks[key] = verdict
+		checks[key] = verdict
 	}
 	m.mu.Unlock()
 	verdict.once.Do(func() {
@@ -166,12 +193,13 @@ func (v *verifier) buildThroughMemo(dirs []string, encoded map[string][]byte) ma
 	m := v.opts.Memo
 	m.mu.Lock()
 	for _, f := range files {
+		builds := m.team(f.Team).builds
 		for i, doc := range f.Documents() {
 			sum := sha256.Sum256(doc)
-			verdict := m.builds[sum]
+			verdict := builds[sum]
 			if verdict == nil {
 				verdict = &buildVerdict{done: make(chan struct{})}
-				m.builds[sum] = verdict
+				builds[sum] = verdict
 				mine = append(mine, pending{f, manifest.Ref(f.Objects[i]), doc, verdict})
 			}
 			all = append(all, pending{f, manifest.Ref(f.Objects[i]), doc, verdict})

@@ -56,32 +56,32 @@ type Change struct {
 }
 
 // File is one encoded file: the digest of its content, and the content itself, held
-// or read on first use (a file known to be on disk as it is is never read).
+// or read each time it is asked for (a file known to be on disk as it is is never
+// read, and one read to be written is not kept after).
 type File struct {
 	// Sum is the SHA-256 of the content.
 	Sum  [sha256.Size]byte
-	once sync.Once
 	data []byte
-	err  error
 	load func() ([]byte, error)
 }
 
 // Bytes is a file with content b.
 func Bytes(b []byte) *File {
-	f := &File{Sum: sha256.Sum256(b), data: b}
-	f.once.Do(func() {})
-	return f
+	return &File{Sum: sha256.Sum256(b), data: b}
 }
 
-// Lazy is a file whose content, of digest sum, load reads when it is needed.
+// Lazy is a file whose content, of digest sum, load reads whenever it is needed; load
+// must give the same bytes each time, and may be called concurrently.
 func Lazy(sum [sha256.Size]byte, load func() ([]byte, error)) *File {
 	return &File{Sum: sum, load: load}
 }
 
 // Data is the file's content.
 func (f *File) Data() ([]byte, error) {
-	f.once.Do(func() { f.data, f.err = f.load() })
-	return f.data, f.err
+	if f.load == nil {
+		return f.data, nil
+	}
+	return f.load()
 }
 
 // Cluster is one cluster's encoded render: its files by path relative to the
