@@ -194,30 +194,41 @@ func (c *Cache) Get(k Key) (*Entry, bool) {
 
 var readBuffers = sync.Pool{New: func() any { b := make([]byte, 8<<10); return &b }}
 
+// open opens the entry under k and checks its fixed part: the caller closes fd.
+func (c *Cache) open(k Key) (fd int, h entryHead, err error) {
+	fd, err = unix.Open(c.path(k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, h, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		_ = unix.Close(fd)
+		return -1, h, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+	}
+	b := make([]byte, head)
+	ok := false
+	if n, err := unix.Pread(fd, b, 0); err == nil && n == head {
+		h, ok = readHead(k, b, st.Size)
+	}
+	if !ok {
+		_ = unix.Close(fd)
+		return -1, h, errUntrusted
+	}
+	return fd, h, nil
+}
+
 // LoadObjects reads the Objects of e, e as Get returned it under k. An error means
 // the entry cannot be trusted after all.
 func (c *Cache) LoadObjects(k Key, e *Entry) ([]verify.Object, error) {
 	if c == nil {
 		return nil, errUntrusted
 	}
-	fd, err := unix.Open(c.path(k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, h, err := c.open(k)
 	if err != nil {
-		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+		return nil, err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
-	}
-	b := make([]byte, head)
-	if n, err := unix.Pread(fd, b, 0); err != nil || n != head {
-		return nil, errUntrusted
-	}
-	h, ok := readHead(k, b, st.Size)
-	if !ok {
-		return nil, errUntrusted
-	}
-	b = make([]byte, h.objLen)
+	b := make([]byte, h.objLen)
 	if n, err := unix.Pread(fd, b, int64(head+h.metaLen)); err != nil || n != len(b) || crc32.Checksum(b, castagnoli) != h.objSum {
 		return nil, errUntrusted
 	}
@@ -268,31 +279,20 @@ func (c *Cache) LoadFile(k Key, e *Entry, i int) ([]byte, error) {
 	if c == nil || i < 0 || i >= len(e.Files) {
 		return nil, errUntrusted
 	}
-	fd, err := unix.Open(c.path(k), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, h, err := c.open(k)
 	if err != nil {
-		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
+		return nil, err
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("reading the render cache entry %s: %w", k, err)
-	}
-	b := make([]byte, head)
-	if n, err := unix.Pread(fd, b, 0); err != nil || n != head {
-		return nil, errUntrusted
-	}
-	h, ok := readHead(k, b, st.Size)
-	if !ok {
-		return nil, errUntrusted
-	}
-	off := head + h.metaLen + h.objLen
+	start := 0
 	for _, f := range e.Files[:i] {
-		off += f.Size
+		start += f.Size
 	}
 	f := e.Files[i]
-	if off+f.Size > int(st.Size) {
+	if start+f.Size > h.dataLen {
 		return nil, errUntrusted
 	}
+	off := head + h.metaLen + h.objLen + start
 	data := make([]byte, f.Size)
 	if n, err := unix.Pread(fd, data, int64(off)); err != nil || n != len(data) || sha256.Sum256(data) != f.Sum {
 		return nil, errUntrusted
