@@ -203,11 +203,11 @@ type projectedCluster struct {
 type unitResult struct {
 	unit   *plan.Unit
 	cached bool
-	// files are the unit's files; those from the cache may lack their Data until
-	// load reads it.
-	files []cache.File
-	// loadFile reads files[i].Data from the unit's cache entry, where only the entry
-	// holds it, without keeping it (fromCache).
+	// files are the unit's files; where the unit's cache entry holds their Data
+	// (taken from the cache, or put there), it is nil, and loadFile(i) gives a
+	// function that reads files[i]'s bytes from the entry each time, without
+	// keeping them (fromCache).
+	files    []cache.File
 	loadFile func(i int) func() ([]byte, error)
 	images   []string
 	// objects are the unit's objects for the cluster-wide duplicate check, or nil

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/rampart-gitops/rampart/generator"
@@ -27,20 +26,8 @@ func TestReachChangesAgree(t *testing.T) {
 	}
 	dir := committedFleet(t, fleet.Options{Teams: 8, Clusters: 4, Seed: 5})
 
-	edit := func(team int, old, new string) func(t *testing.T) {
-		return func(t *testing.T) {
-			file := filepath.Join(dir, "teams", fmt.Sprintf("team-%04d.yaml", team))
-			b, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(string(b), old) {
-				t.Fatalf("%s lacks %q", file, old)
-			}
-			if err := os.WriteFile(file, []byte(strings.Replace(string(b), old, new, 1)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	editTeam := func(team int, old, new string) func(t *testing.T) {
+		return func(t *testing.T) { edit(t, dir, fmt.Sprintf("teams/team-%04d.yaml", team), old, new) }
 	}
 	tests := []struct {
 		name  string
@@ -52,8 +39,8 @@ func TestReachChangesAgree(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, false},
-		{"operations widened", edit(2, "          methods:\n            - POST\n", "          methods:\n            - POST\n            - PUT\n"), true},
-		{"egress added", edit(3, "      egress:\n", "      egress:\n        - cidr: 10.99.0.0/16\n          ports:\n            - port: 5432\n"), true},
+		{"operations widened", editTeam(2, "          methods:\n            - POST\n", "          methods:\n            - POST\n            - PUT\n"), true},
+		{"egress added", editTeam(3, "      egress:\n", "      egress:\n        - cidr: 10.99.0.0/16\n          ports:\n            - port: 5432\n"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
