@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -65,6 +66,83 @@ func TestSharedFiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCompareFiles: CompareFiles hands over, source by source in the order of the
+// sources' IDs, exactly the flows EvaluateFiles reports for each revision, with the
+// rest of each report; a source of one revision only comes with no flows at the
+// other. The head drops one team's files and the base another's, so both kinds of
+// source occur, with and without a focus.
+func TestCompareFiles(t *testing.T) {
+	gen := generatedCluster(t, spec.CNICalico, spec.Mesh{Type: spec.MeshIstio, Mode: spec.MeshSidecar, TrustDomain: "gen.example.com", RootNamespace: "istio-system"})
+	gen.Spec.Enforcement = spec.EnforcementAudit
+	c := renderCluster(t, gen, randomGraph(rand.New(rand.NewPCG(3, 9))))
+	var base, head []*File
+	for _, f := range c.Files {
+		d, err := DecodeFile(f.Path, f.Objects)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, team := manifest.Classify(f.Path); team != "team0" {
+			base = append(base, d)
+		}
+		if _, team := manifest.Classify(f.Path); team != "team1" {
+			head = append(head, d)
+		}
+	}
+	for _, focus := range [][]string{nil, {"team0", "team1"}} {
+		o := Options{TrustDomain: "gen.example.com", Focus: focus}
+		want := [2]*Report{EvaluateFiles(c.Name, base, o), EvaluateFiles(c.Name, head, o)}
+		var got [2][]Flow
+		var sources []string
+		onlyOne, enforced := 0, 0
+		b, h := CompareFiles(c.Name, base, head, o, func(src string, bf, hf []Flow) {
+			sources = append(sources, src+" ")
+			if len(bf) == 0 || len(hf) == 0 {
+				onlyOne++
+			}
+			for side, flows := range [][]Flow{bf, hf} {
+				for _, f := range flows {
+					if f.From != src {
+						t.Fatalf("focus %v: a flow from %s handed over as %s's", focus, f.From, src)
+					}
+				}
+				got[side] = append(got[side], flows...)
+			}
+		})
+		if !slices.IsSorted(sources) || len(slices.Compact(slices.Clone(sources))) != len(sources) {
+			t.Errorf("focus %v: sources not in order, or twice: %q", focus, sources)
+		}
+		if onlyOne == 0 {
+			t.Errorf("focus %v: every source is in both revisions: the case proves nothing", focus)
+		}
+		for side, r := range []*Report{b, h} {
+			byKey := func(fs []Flow) []Flow {
+				return slices.SortedStableFunc(slices.Values(fs), func(a, b Flow) int { return strings.Compare(a.From+" ", b.From+" ") })
+			}
+			if len(want[side].Flows) == 0 {
+				t.Fatalf("focus %v: no flows: the case proves nothing", focus)
+			}
+			for i := range want[side].Flows {
+				f := &want[side].Flows[i]
+				if f.Enforced != nil {
+					enforced++
+				}
+				f.Enforced, f.WouldDeny = nil, false // judged as enforced now only
+			}
+			if d := cmp.Diff(byKey(want[side].Flows), got[side]); d != "" {
+				t.Errorf("focus %v, side %d: the flows handed over differ from EvaluateFiles' (-want +got):\n%s", focus, side, d)
+			}
+			rest := *want[side]
+			rest.Flows = nil
+			if d := cmp.Diff(&rest, r, cmp.AllowUnexported(Workload{})); d != "" {
+				t.Errorf("focus %v, side %d: the report differs from EvaluateFiles' (-want +got):\n%s", focus, side, d)
+			}
+		}
+		if enforced == 0 {
+			t.Errorf("focus %v: no flow would change once enforced: the case proves nothing", focus)
+		}
 	}
 }
 

@@ -232,6 +232,71 @@ func Evaluate(c *manifest.Cluster, opts Options) (*Report, error) {
 // files, in order, are files: Evaluate on files decoded ahead (DecodeFile), which
 // it only reads, so evaluations of clusters that share files can run at once.
 func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
+	e := newEvaluation(cluster, files, opts)
+	for _, src := range e.m.workloads {
+		e.r.Flows = e.flowsFrom(src, e.r.Flows)
+	}
+	return e.finish()
+}
+
+// CompareFiles evaluates a cluster at two revisions, base and head (each as
+// EvaluateFiles), and hands over their flows one source workload at a time: each
+// calls each with the ID of a source of either revision and its flows at the base
+// and at the head (none where it is not a workload), in the order of the IDs
+// followed by a space (the order of the flows' "from to port" keys). A whole
+// cluster's flows, O(workloads²), are never held at once. The flows are judged as
+// enforced now only: none carries Enforced or WouldDeny, which cost a second
+// evaluation of every flow of a namespace in audit (the reports' outside allows
+// still say which enforcing would deny). The reports it returns have no flows. The
+// two revisions are evaluated on two goroutines.
+func CompareFiles(cluster string, base, head []*File, opts Options, each func(src string, base, head []Flow)) (b, h *Report) {
+	type source struct {
+		id    string
+		flows []Flow
+	}
+	run := func(files []*File, out chan<- source, report **Report) {
+		defer close(out)
+		e := newEvaluation(cluster, files, opts)
+		e.nowOnly = true
+		srcs := slices.Clone(e.m.workloads)
+		slices.SortStableFunc(srcs, func(a, b *Workload) int { return strings.Compare(a.ID()+" ", b.ID()+" ") })
+		for _, src := range srcs {
+			out <- source{src.ID(), e.flowsFrom(src, nil)}
+		}
+		*report = e.finish()
+	}
+	bc, hc := make(chan source, 64), make(chan source, 64)
+	go run(base, bc, &b)
+	go run(head, hc, &h)
+	bs, bok := <-bc
+	hs, hok := <-hc
+	for bok || hok {
+		switch c := strings.Compare(bs.id+" ", hs.id+" "); {
+		case bok && hok && c == 0:
+			each(bs.id, bs.flows, hs.flows)
+			bs, bok = <-bc
+			hs, hok = <-hc
+		case bok && (!hok || c < 0):
+			each(bs.id, bs.flows, nil)
+			bs, bok = <-bc
+		default:
+			each(hs.id, nil, hs.flows)
+			hs, hok = <-hc
+		}
+	}
+	return b, h
+}
+
+// evaluation is one cluster's model, being evaluated into its report.
+type evaluation struct {
+	m, enforced *model // enforced: nil when nothing is in audit
+	focused     []*Workload
+	r           *Report
+	// nowOnly skips the flows' enforced view (CompareFiles).
+	nowOnly bool
+}
+
+func newEvaluation(cluster string, files []*File, opts Options) *evaluation {
 	opts = opts.withDefaults()
 	m := assemble(files, opts)
 	r := &Report{Cluster: cluster}
@@ -244,39 +309,47 @@ func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
 		focus[ns] = true
 	}
 	m.focus = focus
-	enforced := m.enforcedView()
-	// A flow is reported where either end is in focus: a source in focus to every
-	// workload, any other source to those in focus (in the same order), without
-	// looking at every pair of a large cluster.
-	var focused []*Workload
+	e := &evaluation{m: m, enforced: m.enforcedView(), r: r}
 	for _, w := range m.workloads {
 		if m.inFocus(w) {
-			focused = append(focused, w)
+			e.focused = append(e.focused, w)
 		}
 	}
-	for _, src := range m.workloads {
-		dsts := focused
-		if m.inFocus(src) {
-			dsts = m.workloads
-		}
-		for _, dst := range dsts {
-			audited := enforced != nil && (m.auditNS[src.Namespace] || m.auditNS[dst.Namespace])
-			for _, p := range dst.Ports {
-				f := m.flow(src, dst, p)
-				if audited {
-					e := enforced.flow(src, dst, p)
-					if e.L4 != f.L4 || e.L7 != f.L7 || fmt.Sprint(e.Operations) != fmt.Sprint(f.Operations) {
-						f.Enforced = &Enforced{L4: e.L4, L4Why: e.L4Why, L7: e.L7, L7Why: e.L7Why, Operations: e.Operations}
-						f.WouldDeny = f.Allowed() && !e.Allowed()
-					}
+	return e
+}
+
+// flowsFrom appends the flows from src to out. A flow is reported where either end
+// is in focus: a source in focus to every workload, any other source to those in
+// focus (in the same order), without looking at every pair of a large cluster.
+func (e *evaluation) flowsFrom(src *Workload, out []Flow) []Flow {
+	m, enforced := e.m, e.enforced
+	dsts := e.focused
+	if m.inFocus(src) {
+		dsts = m.workloads
+	}
+	for _, dst := range dsts {
+		audited := enforced != nil && !e.nowOnly && (m.auditNS[src.Namespace] || m.auditNS[dst.Namespace])
+		for _, p := range dst.Ports {
+			f := m.flow(src, dst, p)
+			if audited {
+				ef := enforced.flow(src, dst, p)
+				if ef.L4 != f.L4 || ef.L7 != f.L7 || fmt.Sprint(ef.Operations) != fmt.Sprint(f.Operations) {
+					f.Enforced = &Enforced{L4: ef.L4, L4Why: ef.L4Why, L7: ef.L7, L7Why: ef.L7Why, Operations: ef.Operations}
+					f.WouldDeny = f.Allowed() && !ef.Allowed()
 				}
-				r.Flows = append(r.Flows, f)
 			}
+			out = append(out, f)
 		}
 	}
+	return out
+}
+
+// finish adds what is not a flow between workloads to the report, and returns it.
+func (e *evaluation) finish() *Report {
+	m, r := e.m, e.r
 	r.Outside = m.outside()
-	if enforced != nil {
-		r.Outside, r.OutsideEnforced = m.outsideWouldDeny(r.Outside, enforced.outside())
+	if e.enforced != nil {
+		r.Outside, r.OutsideEnforced = m.outsideWouldDeny(r.Outside, e.enforced.outside())
 	}
 	r.Metadata = m.metadata()
 	r.Notes = slices.Compact(slices.Sorted(maps.Keys(m.notes)))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rampart-gitops/rampart/generator"
 	"github.com/rampart-gitops/rampart/generator/internal/fleet"
+	"github.com/rampart-gitops/rampart/generator/manifest"
 	"github.com/rampart-gitops/rampart/generator/reach"
 )
 
@@ -57,7 +58,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 			s["spec"].(map[string]any)["apps"] = append(apps(s), extra)
 		}},
 	}
-	flows := 0
+	flows, platforms := 0, 0
 	for _, e := range edits {
 		t.Run(e.name, func(t *testing.T) {
 			run(t, dir, "git", "checkout", "-q", "--", "teams")
@@ -86,7 +87,7 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 				t.Fatal(err)
 			}
 			head := rv.Head
-			whole := ReachOptions{Clusters: map[string]reach.Options{}}
+			whole := ReachOptions{Clusters: map[string]reach.Options{}, Whole: true}
 			var clusters []string
 			for _, c := range rv.Report.Diff.Clusters {
 				clusters = append(clusters, c.Cluster)
@@ -103,13 +104,31 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 			for _, c := range want {
 				flows += len(c.Flows) + len(c.Outside)
 			}
-			// The neighbourhood is smaller than the cluster.
+			// The focus is the teams whose files changed for reachability, even where
+			// the platform's Falco rules changed too, and its neighbourhood is
+			// smaller than the cluster.
 			for _, c := range rv.Report.Diff.Clusters {
-				o := whole.Clusters[c.Cluster]
-				for _, td := range c.Teams {
-					o.Focus = append(o.Focus, td.Team)
-				}
 				d := &decoder{decoded: map[string]*reach.File{}, log: slog.New(slog.DiscardHandler)}
+				var differ []string
+				platform := false
+				for _, p := range ChangedFiles(base, head) {
+					if clusterOf(p) == c.Cluster && filepath.Base(p) != "kustomization.yaml" {
+						differ = append(differ, p)
+						_, team := manifest.Classify(p)
+						platform = platform || team == ""
+					}
+				}
+				if platform {
+					platforms++
+				}
+				seen, err := d.differing(ctx, base, head, differ)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := whole.Clusters[c.Cluster]
+				if o.Focus = teamsOf(seen); len(o.Focus) == 0 {
+					t.Fatalf("%s: no focus, the cluster is evaluated whole; changed for reachability: %v", c.Cluster, seen)
+				}
 				hp, bp := clusterFiles(head, c.Cluster), clusterFiles(base, c.Cluster)
 				nh, nb, err := d.neighbourhood(ctx, base, head, c.Cluster, hp, bp, o)
 				if err != nil {
@@ -124,5 +143,8 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 	}
 	if flows == 0 {
 		t.Fatal("no edit changed a flow: the test proves nothing")
+	}
+	if platforms == 0 {
+		t.Fatal("no edit changed a platform file: the test does not show that one widens nothing")
 	}
 }

@@ -125,14 +125,25 @@ func ops(f reach.Flow) string {
 	return strings.Join(s, "; ")
 }
 
+// compareReach is the change between two reports of a cluster.
 func compareReach(cluster string, b, h *reach.Report) ClusterReach {
 	cr := ClusterReach{Cluster: cluster}
+	cr.compareFlows(b.Flows, h.Flows)
+	cr.compareOutside(b, h)
+	return cr
+}
+
+// compareFlows adds the changes between the flows of the base, b, and of the head,
+// h, in the order of their keys: called with all flows at once, or with one source's
+// at a time in the order of the sources followed by a space (reach.CompareFiles),
+// it adds the same changes in the same order.
+func (cr *ClusterReach) compareFlows(b, h []reach.Flow) {
 	bf := map[string]reach.Flow{}
-	for _, f := range b.Flows {
+	for _, f := range b {
 		bf[flowKey(f)] = f
 	}
 	hf := map[string]reach.Flow{}
-	for _, f := range h.Flows {
+	for _, f := range h {
 		hf[flowKey(f)] = f
 	}
 	keys := slices.Sorted(maps.Keys(hf))
@@ -191,6 +202,10 @@ func compareReach(cluster string, b, h *reach.Report) ClusterReach {
 			cr.Flows = append(cr.Flows, c)
 		}
 	}
+}
+
+// compareOutside adds the changes of the allows to and from outside peers.
+func (cr *ClusterReach) compareOutside(b, h *reach.Report) {
 	outKey := func(o reach.OutsideFlow) string {
 		return strings.Join([]string{o.Workload, string(o.Direction), o.Layer, o.Peer, o.Ports, o.Policy}, "\x00")
 	}
@@ -215,7 +230,6 @@ func compareReach(cluster string, b, h *reach.Report) ClusterReach {
 	slices.SortStableFunc(cr.Outside, func(a, b OutsideChange) int {
 		return cmp.Or(cmp.Compare(a.Workload, b.Workload), cmp.Compare(a.Direction, b.Direction), cmp.Compare(a.Peer, b.Peer))
 	})
-	return cr
 }
 
 func verdictOf(allow bool) string {

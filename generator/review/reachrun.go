@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,10 +17,14 @@ import (
 	"github.com/rampart-gitops/rampart/generator/reach"
 )
 
-// ReachOptions gives each cluster's mesh settings and focus, by cluster name, and
-// where the decoded files are cached.
+// ReachOptions gives each cluster's mesh settings, by cluster name, and where the
+// decoded files are cached.
 type ReachOptions struct {
+	// Clusters are the clusters' mesh settings; their Focus is ReachChanges' own.
 	Clusters map[string]reach.Options
+	// Whole evaluates every changed cluster in full, without a focus: what the
+	// focused evaluation must agree with.
+	Whole bool
 	// Changed are the paths whose blob ids differ between the trees (ChangedFiles),
 	// when the caller has them; nil: ReachChanges lists them.
 	Changed []string
@@ -34,8 +37,12 @@ type ReachOptions struct {
 // ReachChanges evaluates the reachability of each named cluster at the base and the
 // head (generator/reach, from the rendered objects) and keeps what changed.
 //
-// It reads as little as it can. A cluster with a focus (the teams that changed) is
-// evaluated on the namespaces that flows from or to the focus can involve
+// It reads as little as it can. Only the teams whose files changed for reachability
+// can gain or lose a flow, so they are a cluster's focus, unless a platform file
+// changed for reachability (its policies may apply to every namespace: the cluster
+// is evaluated whole). A changed file that holds the same for reachability (a
+// Falco rules shard, a Deployment's image) widens nothing. A cluster with a focus
+// is evaluated on the namespaces that flows from or to the focus can involve
 // (reach.Neighbours, from each file's facts, cached by blob id per cluster) and the
 // platform's files; the rest is not read. Each distinct file (by blob id) is
 // decoded once, into reachability's types, for both sides and every cluster, on
@@ -63,27 +70,35 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	}
 	out := make([]ClusterReach, len(clusters))
 	var changed []int // the clusters whose change reachability reads
+	focus := make([][]string, len(clusters))
 	for i, name := range clusters {
 		out[i] = ClusterReach{Cluster: name}
-		same, err := d.unchanged(ctx, base, head, differs[name])
+		differ, err := d.differing(ctx, base, head, differs[name])
 		if err != nil {
 			return nil, fmt.Errorf("reading the changed files of cluster %q: %w", name, err)
 		}
-		if !same {
+		if len(differ) > 0 {
 			changed = append(changed, i)
+			focus[i] = teamsOf(differ)
+		}
+		if opts.Whole {
+			focus[i] = nil
 		}
 	}
 	hps, bps := make([][]string, len(clusters)), make([][]string, len(clusters))
 	needed := map[string]bool{} // blob ids of the files the evaluations read
 	for _, i := range changed {
 		name, o := clusters[i], opts.Clusters[clusters[i]]
+		o.Focus = focus[i]
 		hps[i], bps[i] = clusterFiles(head, name), clusterFiles(base, name)
+		files := len(hps[i])
 		if len(o.Focus) > 0 {
 			var err error
 			if hps[i], bps[i], err = d.neighbourhood(ctx, base, head, name, hps[i], bps[i], o); err != nil {
 				return nil, fmt.Errorf("reading the facts of cluster %q: %w", name, err)
 			}
 		}
+		d.log.Debug("reachability to evaluate", "cluster", name, "focus", o.Focus, "files", len(hps[i]), "of", files)
 		for _, side := range []struct {
 			t     Tree
 			paths []string
@@ -103,36 +118,34 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	if err := d.decode(ctx, base, slices.Concat(bps...)); err != nil {
 		return nil, fmt.Errorf("reading the base: %w", err)
 	}
-	// A cluster's two reports are compared as soon as both are done, by the side
-	// that finishes last, and dropped: a cluster evaluated whole has reports of
-	// hundreds of MB, which must not pile up across the clusters.
+	// A cluster's two revisions are compared source by source (reach.CompareFiles):
+	// a cluster evaluated whole has millions of flows, which must not be held, let
+	// alone pile up across the clusters.
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
 		name, o := clusters[i], opts.Clusters[clusters[i]]
-		var sides [2]*reach.Report // base, head
-		var pending atomic.Int32
-		pending.Store(2)
-		evaluate := func(side int, t Tree, paths []string) {
-			sides[side] = reach.EvaluateFiles(name, d.files(t, paths), o)
-			if pending.Add(-1) == 0 {
-				out[i] = compareReach(name, sides[0], sides[1])
-			}
-		}
-		g.Go(func() error { evaluate(0, base, bps[i]); return nil })
-		g.Go(func() error { evaluate(1, head, hps[i]); return nil })
+		o.Focus = focus[i]
+		g.Go(func() error {
+			cr := ClusterReach{Cluster: name}
+			b, h := reach.CompareFiles(name, d.files(base, bps[i]), d.files(head, hps[i]), o, func(_ string, b, h []reach.Flow) {
+				cr.compareFlows(b, h)
+			})
+			cr.compareOutside(b, h)
+			out[i] = cr
+			return nil
+		})
 	}
 	_ = g.Wait()
 	return out, nil
 }
 
-// unchanged says whether reachability reads the same in a cluster's files at the
-// base and the head, given the paths of its files that differ (by blob id): each
-// holds, decoded, what its counterpart holds, or nothing reachability reads where
-// it has no counterpart. Both evaluations would then be the same, and nothing
-// changed: a change to images, resources or environment needs no evaluation. Only
-// the files that differ are read.
-func (d *decoder) unchanged(ctx context.Context, base, head Tree, differ []string) (bool, error) {
+// differing are those of a cluster's paths that differ between the base and the
+// head (by blob id) whose files differ for reachability: decoded, one holds what
+// its counterpart does not, or, where it has no counterpart, anything reachability
+// reads. None: both evaluations would be the same, and nothing changed (a change to
+// images, resources or environment needs no evaluation). Only these files are read.
+func (d *decoder) differing(ctx context.Context, base, head Tree, differ []string) ([]string, error) {
 	hb, bb := head.Blobs(), base.Blobs()
 	var hp, bp []string
 	for _, p := range differ {
@@ -144,26 +157,41 @@ func (d *decoder) unchanged(ctx context.Context, base, head Tree, differ []strin
 		}
 	}
 	if err := d.decode(ctx, head, hp); err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := d.decode(ctx, base, bp); err != nil {
-		return false, err
+		return nil, err
 	}
+	var out []string
 	for _, p := range hp {
 		var was *reach.File // none: the file is new
 		if id, ok := bb[p]; ok {
 			was = d.decoded[id]
 		}
 		if !d.decoded[hb[p]].Same(was) {
-			return false, nil
+			out = append(out, p)
 		}
 	}
 	for _, p := range bp {
 		if _, ok := hb[p]; !ok && !d.decoded[bb[p]].Same(nil) {
-			return false, nil
+			out = append(out, p)
 		}
 	}
-	return true, nil
+	return out, nil
+}
+
+// teamsOf are the teams whose files are among paths, sorted: a focus, or nil when
+// a platform file is among them.
+func teamsOf(paths []string) []string {
+	var teams []string
+	for _, p := range paths {
+		_, team := manifest.Classify(p)
+		if team == "" {
+			return nil
+		}
+		teams = append(teams, team)
+	}
+	return slices.Compact(slices.Sorted(slices.Values(teams)))
 }
 
 func subdir(dir, name string) string {

@@ -76,15 +76,6 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 				o = reach.Options{TrustDomain: inv.Spec.Mesh.TrustDomain, RootNamespace: inv.Spec.Mesh.RootNamespace}
 			}
 		}
-		// Only flows from or to the teams that changed can change, unless the
-		// platform layer (the mesh's root namespace policies, …) did.
-		for _, t := range c.Teams {
-			if t.Team == "" {
-				o.Focus = nil
-				break
-			}
-			o.Focus = append(o.Focus, t.Team)
-		}
 		ro.Clusters[c.Cluster] = o
 	}
 	rc, err := ReachChanges(ctx, in.Base, in.Head, clusters, ro)
