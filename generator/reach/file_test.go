@@ -160,13 +160,17 @@ spec:
           env: [{name: LOG_LEVEL, value: ` + env + `}]
           ports: [{containerPort: 8080, name: http}]`
 	}
-	policy := func(port string) string {
-		return `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
+	policyOf := func(apiVersion, kind, port string) string {
+		return `apiVersion: ` + apiVersion + `
+kind: ` + kind + `
 metadata: {name: allow, namespace: a}
 spec:
   podSelector: {matchLabels: {app: api}}
   ingress: [{ports: [{port: ` + port + `}]}]`
+	}
+	policy := func(port string) string { return policyOf("networking.k8s.io/v1", "NetworkPolicy", port) }
+	staged := func(port string) string {
+		return policyOf("projectcalico.org/v3", "StagedKubernetesNetworkPolicy", port)
 	}
 	decoded := func(docs ...string) *File {
 		t.Helper()
@@ -188,14 +192,20 @@ spec:
 		name string
 		a, b *File
 		same bool
+		// now is SameNow's answer, where it differs from Same's.
+		now *bool
 	}{
-		{"another environment", decoded(deployment("api", "info")), decoded(deployment("api", "debug")), true},
-		{"another pod label", decoded(deployment("api", "info")), decoded(deployment("web", "info")), false},
-		{"another policy port", decoded(policy("8080")), decoded(policy("9090")), false},
-		{"the same policy", decoded(policy("8080")), decoded(policy("8080")), true},
-		{"a policy more", decoded(deployment("api", "info")), decoded(deployment("api", "info"), policy("8080")), false},
-		{"nothing and no file", decoded(), nil, true},
-		{"a deployment and no file", decoded(deployment("api", "info")), nil, false},
+		{"another environment", decoded(deployment("api", "info")), decoded(deployment("api", "debug")), true, nil},
+		{"another pod label", decoded(deployment("api", "info")), decoded(deployment("web", "info")), false, nil},
+		{"another policy port", decoded(policy("8080")), decoded(policy("9090")), false, nil},
+		{"the same policy", decoded(policy("8080")), decoded(policy("8080")), true, nil},
+		{"a policy more", decoded(deployment("api", "info")), decoded(deployment("api", "info"), policy("8080")), false, nil},
+		{"nothing and no file", decoded(), nil, true, nil},
+		{"a deployment and no file", decoded(deployment("api", "info")), nil, false, nil},
+		{"another staged policy port", decoded(staged("8080")), decoded(staged("9090")), false, ptr(true)},
+		{"a staged policy more", decoded(deployment("api", "info")), decoded(deployment("api", "info"), staged("8080")), false, ptr(true)},
+		{"a staged policy and no file", decoded(staged("8080")), nil, false, ptr(true)},
+		{"a staged policy enforced", decoded(staged("8080")), decoded(policy("8080")), false, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -205,6 +215,18 @@ spec:
 			if tt.b != nil {
 				if got := tt.b.Same(tt.a); got != tt.same {
 					t.Errorf("Same, the other way = %v, want %v", got, tt.same)
+				}
+			}
+			now := tt.same
+			if tt.now != nil {
+				now = *tt.now
+			}
+			if got := tt.a.SameNow(tt.b); got != now {
+				t.Errorf("SameNow = %v, want %v", got, now)
+			}
+			if tt.b != nil {
+				if got := tt.b.SameNow(tt.a); got != now {
+					t.Errorf("SameNow, the other way = %v, want %v", got, now)
 				}
 			}
 		})
@@ -287,3 +309,5 @@ func unparsed(f *File) {
 	}
 	f.part = &part
 }
+
+func ptr[T any](v T) *T { return &v }

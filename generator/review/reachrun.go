@@ -141,10 +141,11 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 }
 
 // differing are those of a cluster's paths that differ between the base and the
-// head (by blob id) whose files differ for reachability: decoded, one holds what
-// its counterpart does not, or, where it has no counterpart, anything reachability
-// reads. None: both evaluations would be the same, and nothing changed (a change to
-// images, resources or environment needs no evaluation). Only these files are read.
+// head (by blob id) whose files differ for the comparison (reach.File.SameNow):
+// decoded, one holds what its counterpart does not, or, where it has no
+// counterpart, anything the comparison reads. None: both evaluations would compare
+// the same, and nothing changed (a change to images, resources or environment, or
+// to the policies a team audits, needs no evaluation). Only these files are read.
 func (d *decoder) differing(ctx context.Context, base, head Tree, differ []string) ([]string, error) {
 	hb, bb := head.Blobs(), base.Blobs()
 	var hp, bp []string
@@ -168,12 +169,12 @@ func (d *decoder) differing(ctx context.Context, base, head Tree, differ []strin
 		if id, ok := bb[p]; ok {
 			was = d.decoded[id]
 		}
-		if !d.decoded[hb[p]].Same(was) {
+		if !d.decoded[hb[p]].SameNow(was) {
 			out = append(out, p)
 		}
 	}
 	for _, p := range bp {
-		if _, ok := hb[p]; !ok && !d.decoded[bb[p]].Same(nil) {
+		if _, ok := hb[p]; !ok && !d.decoded[bb[p]].SameNow(nil) {
 			out = append(out, p)
 		}
 	}
