@@ -7,8 +7,10 @@ import (
 	"maps"
 	"path"
 	"reflect"
+	"runtime"
 	"slices"
 
+	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
@@ -180,20 +182,31 @@ func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, 
 	type clusterObjs struct{ base, head map[string]side }
 	clusters := map[string]*clusterObjs{}
 	collect := func(files map[string][]byte, pick func(*clusterObjs) map[string]side) error {
-		for p, b := range files {
-			if path.Base(p) == "kustomization.yaml" {
-				continue // lists of files; the objects they reach are compared instead
-			}
-			objs, err := manifest.Decode(b)
-			if err != nil {
-				return fmt.Errorf("decoding %s: %w", p, err)
-			}
+		paths := slices.DeleteFunc(slices.Sorted(maps.Keys(files)), func(p string) bool {
+			return path.Base(p) == "kustomization.yaml" // lists of files; the objects they reach are compared instead
+		})
+		decoded := make([][]*unstructured.Unstructured, len(paths))
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for i, p := range paths {
+			g.Go(func() error {
+				var err error
+				if decoded[i], err = manifest.Decode(files[p]); err != nil {
+					return fmt.Errorf("decoding %s: %w", p, err)
+				}
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for i, p := range paths {
 			c := clusterOf(p)
 			if clusters[c] == nil {
 				clusters[c] = &clusterObjs{base: map[string]side{}, head: map[string]side{}}
 			}
 			m := pick(clusters[c])
-			for _, o := range objs {
+			for _, o := range decoded[i] {
 				if len(o.Object) == 0 {
 					continue // a document of comments only
 				}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
 	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -85,31 +85,28 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 			focus[i] = nil
 		}
 	}
+	// The clusters' neighbourhoods, on every core.
 	hps, bps := make([][]string, len(clusters)), make([][]string, len(clusters))
-	needed := map[string]bool{} // blob ids of the files the evaluations read
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
-		name, o := clusters[i], opts.Clusters[clusters[i]]
-		o.Focus = focus[i]
-		hps[i], bps[i] = clusterFiles(head, name), clusterFiles(base, name)
-		files := len(hps[i])
-		if len(o.Focus) > 0 {
-			var err error
-			if hps[i], bps[i], err = d.neighbourhood(ctx, base, head, name, hps[i], bps[i], o); err != nil {
-				return nil, fmt.Errorf("reading the facts of cluster %q: %w", name, err)
+		g.Go(func() error {
+			name, o := clusters[i], opts.Clusters[clusters[i]]
+			o.Focus = focus[i]
+			hps[i], bps[i] = clusterFiles(head, name), clusterFiles(base, name)
+			files := len(hps[i])
+			if len(o.Focus) > 0 {
+				var err error
+				if hps[i], bps[i], err = d.neighbourhood(ctx, base, head, name, hps[i], bps[i], o); err != nil {
+					return fmt.Errorf("reading the facts of cluster %q: %w", name, err)
+				}
 			}
-		}
-		d.log.Debug("reachability to evaluate", "cluster", name, "focus", o.Focus, "files", len(hps[i]), "of", files)
-		for _, side := range []struct {
-			t     Tree
-			paths []string
-		}{{head, hps[i]}, {base, bps[i]}} {
-			for _, p := range side.paths {
-				needed[side.t.Blobs()[p]] = true
-			}
-		}
-		// Files decoded only for their facts go: a large fleet's would fill the
-		// memory, and the time, of every garbage collection.
-		maps.DeleteFunc(d.decoded, func(id string, _ *reach.File) bool { return !needed[id] })
+			d.log.Debug("reachability to evaluate", "cluster", name, "focus", o.Focus, "files", len(hps[i]), "of", files)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	// The head first: a render in memory holds most of the base's files.
 	if err := d.decode(ctx, head, slices.Concat(hps...)); err != nil {
@@ -121,7 +118,7 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	// A cluster's two revisions are compared source by source (reach.CompareFiles):
 	// a cluster evaluated whole has millions of flows, which must not be held, let
 	// alone pile up across the clusters.
-	var g errgroup.Group
+	g = errgroup.Group{}
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
 		name, o := clusters[i], opts.Clusters[clusters[i]]
@@ -216,6 +213,8 @@ func clusterFiles(t Tree, cluster string) []string {
 
 // decoder holds the files decoded so far, by blob id.
 type decoder struct {
+	// mu is held by a neighbourhood that decodes (the clusters' run at once).
+	mu      sync.Mutex
 	decoded map[string]*reach.File
 	cache   *reachCache
 	// dir keeps each cluster's facts (empty: nowhere).
@@ -323,19 +322,10 @@ func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster st
 			miss = append(miss, p)
 			facts[id] = nil
 		}
-		if err := d.decode(ctx, side.t, miss); err != nil {
+		got, err := d.facts(ctx, side.t, miss, o)
+		if err != nil {
 			return nil, nil, err
 		}
-		got := make([]reach.Facts, len(miss))
-		var g errgroup.Group
-		g.SetLimit(runtime.GOMAXPROCS(0))
-		for i, p := range miss {
-			g.Go(func() error {
-				got[i] = reach.FileFacts(d.decoded[blobs[p]], o)
-				return nil
-			})
-		}
-		_ = g.Wait()
 		for i, p := range miss {
 			facts[blobs[p]] = got[i]
 		}
@@ -373,6 +363,42 @@ func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster st
 		return out
 	}
 	return narrow(head, hp), narrow(base, bp), nil
+}
+
+// facts are the facts of the paths of t, decoded for them. A file decoded here only
+// for its facts is dropped again: a large cluster's would fill the memory, and the
+// time of every garbage collection; the evaluation decodes those it reads again,
+// from the cache.
+func (d *decoder) facts(ctx context.Context, t Tree, paths []string, o reach.Options) ([]reach.Facts, error) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	blobs := t.Blobs()
+	var fresh []string
+	for _, p := range paths {
+		if d.decoded[blobs[p]] == nil {
+			fresh = append(fresh, blobs[p])
+		}
+	}
+	if err := d.decode(ctx, t, paths); err != nil {
+		return nil, err
+	}
+	got := make([]reach.Facts, len(paths))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range paths {
+		g.Go(func() error {
+			got[i] = reach.FileFacts(d.decoded[blobs[p]], o)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for _, id := range fresh {
+		delete(d.decoded, id)
+	}
+	return got, nil
 }
 
 func sameKeys[V any](a, b map[string]V) bool {

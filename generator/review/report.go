@@ -60,11 +60,14 @@ type BuildInput struct {
 // Build computes the report: the diff, the reachability change of every cluster the
 // diff touches, and the scan gate.
 func Build(ctx context.Context, in BuildInput) (*Report, error) {
+	log := cmp.Or(in.Logger, slog.New(slog.DiscardHandler))
+	start := time.Now()
 	changed := ChangedFiles(in.Base, in.Head)
 	d, err := compareFiles(ctx, in.Base, in.Head, changed)
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("rendered files compared", "files", len(changed), "elapsed", time.Since(start))
 	d.Base, d.BaseCommit, d.Head = in.BaseName, in.BaseCommit, in.HeadName
 	var clusters []string
 	ro := ReachOptions{Clusters: map[string]reach.Options{}, Changed: changed, CacheDir: in.CacheDir, Logger: in.Logger}
@@ -78,14 +81,18 @@ func Build(ctx context.Context, in BuildInput) (*Report, error) {
 		}
 		ro.Clusters[c.Cluster] = o
 	}
+	start = time.Now()
 	rc, err := ReachChanges(ctx, in.Base, in.Head, clusters, ro)
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("reachability compared", "clusters", len(clusters), "elapsed", time.Since(start))
+	start = time.Now()
 	g, err := BuildGate(ctx, GateInput{Head: in.Scan, Inventory: in.Inventory, Base: in.Base, HeadTree: in.Head, Diff: d, Scanner: in.Scanner, Now: in.Now})
 	if err != nil {
 		return nil, err
 	}
+	log.Debug("scan gate compared", "elapsed", time.Since(start))
 	return &Report{Diff: d, Reach: rc, Gate: g, Enforcement: enforcementChanges(d, rc), Warnings: nonNil(in.Warnings.Warnings())}, nil
 }
 
