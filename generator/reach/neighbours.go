@@ -50,7 +50,12 @@ type NamespaceFacts struct {
 
 // FileFacts reads the facts of one decoded file, as Evaluate reads them.
 func FileFacts(file *File, opts Options) Facts {
-	m := assemble([]*File{file}, opts.withDefaults())
+	return assemble([]*File{file}, opts.withDefaults()).facts(file.held)
+}
+
+// facts are the facts of the model's objects, with an entry for each of the held
+// namespaces.
+func (m *model) facts(held []string) Facts {
 	f := Facts{}
 	ns := func(n string) *NamespaceFacts {
 		if f[n] == nil {
@@ -58,7 +63,7 @@ func FileFacts(file *File, opts Options) Facts {
 		}
 		return f[n]
 	}
-	for _, n := range file.held {
+	for _, n := range held {
 		ns(n) // every namespace the file holds objects of, facts or not
 	}
 	for n, l := range m.namespaces {
@@ -278,54 +283,93 @@ func principalNamespace(p string) (string, bool) {
 //     (all). F → X: X's names of F, X wild or X meshed without one are kept; the root
 //     naming F allows F everywhere (all).
 func Neighbours(focus []string, revisions [][]Facts, opts Options) (namespaces []string, all bool) {
+	return newMeetings(revisions, opts).of(focus)
+}
+
+// meetings answer Neighbours for any focus, from the revisions' facts merged once:
+// a comparison of two whole revisions asks for every namespace's.
+type meetings struct {
+	// all: a clusterwide allow, or a root namespace admitting sources it does not
+	// name, at some revision; every namespace may meet every other.
+	all  bool
+	revs []revisionFacts
+}
+
+// revisionFacts are one revision's facts by namespace, and what every query reads.
+type revisionFacts struct {
+	nss  map[string]*NamespaceFacts
+	root *NamespaceFacts
+	// open are the namespaces a flow from or to any namespace may involve; namedBy
+	// are, for each namespace, the namespaces whose allow rules name it.
+	open    []string
+	namedBy map[string][]string
+}
+
+func newMeetings(revisions [][]Facts, opts Options) *meetings {
 	opts = opts.withDefaults()
-	keep := map[string]bool{}
-	for _, f := range focus {
-		keep[f] = true
-	}
+	mt := &meetings{}
 	for _, files := range revisions {
 		nss := merge(files)
 		if cw := nss[Clusterwide]; cw != nil && cw.Wild4 {
-			return nil, true
+			mt.all = true
 		}
 		delete(nss, Clusterwide)
 		root := nss[opts.RootNamespace]
 		if root == nil {
 			root = &NamespaceFacts{}
 		}
-		if root.Wild7 {
-			return nil, true
+		mt.all = mt.all || root.Wild7
+		r := revisionFacts{nss: nss, root: root, namedBy: map[string][]string{}}
+		for _, x := range slices.Sorted(maps.Keys(nss)) {
+			nf := nss[x]
+			open4 := !nf.Isolated && len(nf.Pods) > 0
+			open7 := nf.meshed() && !nf.AllowPolicy && !root.AllowPolicy
+			if nf.Wild4 || nf.Wild7 || open4 || open7 {
+				r.open = append(r.open, x)
+				continue
+			}
+			for _, n := range slices.Concat(nf.Names4, nf.Names7) {
+				r.namedBy[n] = append(r.namedBy[n], x)
+			}
 		}
-		for _, n := range root.Names7 {
+		mt.revs = append(mt.revs, r)
+	}
+	return mt
+}
+
+// of is Neighbours of the focus.
+func (mt *meetings) of(focus []string) (namespaces []string, all bool) {
+	if mt.all {
+		return nil, true
+	}
+	keep := map[string]bool{}
+	for _, f := range focus {
+		keep[f] = true
+	}
+	for _, r := range mt.revs {
+		for _, n := range r.root.Names7 {
 			if slices.Contains(focus, n) {
 				return nil, true
 			}
 			keep[n] = true
 		}
 		for _, f := range focus {
-			nf := nss[f]
+			nf := r.nss[f]
 			if nf == nil {
 				continue // not on the cluster at this revision
 			}
-			if nf.Wild7 || (nf.meshed() && !nf.AllowPolicy && !root.AllowPolicy) {
+			if nf.Wild7 || (nf.meshed() && !nf.AllowPolicy && !r.root.AllowPolicy) {
 				return nil, true
 			}
 			for _, n := range slices.Concat(nf.Names4, nf.Names7) {
 				keep[n] = true
 			}
-		}
-		for x, nf := range nss {
-			open4 := !nf.Isolated && len(nf.Pods) > 0
-			open7 := nf.meshed() && !nf.AllowPolicy && !root.AllowPolicy
-			if nf.Wild4 || nf.Wild7 || open4 || open7 {
+			for _, x := range r.namedBy[f] {
 				keep[x] = true
-				continue
 			}
-			for _, f := range focus {
-				if slices.Contains(nf.Names4, f) || slices.Contains(nf.Names7, f) {
-					keep[x] = true
-				}
-			}
+		}
+		for _, x := range r.open {
+			keep[x] = true
 		}
 	}
 	return slices.Sorted(maps.Keys(keep)), false

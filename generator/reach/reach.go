@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	securityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -247,17 +248,32 @@ func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
 // cluster's flows, O(workloads²), are never held at once. The flows are judged as
 // enforced now only: none carries Enforced or WouldDeny, which cost a second
 // evaluation of every flow of a namespace in audit (the reports' outside allows
-// still say which enforcing would deny). The reports it returns have no flows. The
-// two revisions are evaluated on two goroutines.
+// still say which enforcing would deny). Nor are flows between namespaces that can
+// meet at neither revision (Neighbours, from the facts of both) evaluated or handed
+// over: every layer denies them at both, so they change nothing a comparison
+// reads, and a whole cluster's comparison costs the pairs that may meet, not every
+// pair. The reports it returns have no flows. The two revisions are evaluated on
+// two goroutines.
 func CompareFiles(cluster string, base, head []*File, opts Options, each func(src string, base, head []Flow)) (b, h *Report) {
 	type source struct {
 		id    string
 		flows []Flow
 	}
-	run := func(files []*File, out chan<- source, report **Report) {
+	var evals [2]*evaluation
+	var facts [2][]Facts
+	var wg sync.WaitGroup
+	for i, files := range [][]*File{base, head} {
+		wg.Go(func() {
+			e := newEvaluation(cluster, files, opts)
+			e.nowOnly = true
+			evals[i], facts[i] = e, []Facts{e.m.facts(nil)}
+		})
+	}
+	wg.Wait()
+	meet := newMeetings(facts[:], opts)
+	run := func(e *evaluation, out chan<- source, report **Report) {
 		defer close(out)
-		e := newEvaluation(cluster, files, opts)
-		e.nowOnly = true
+		e.meet, e.meetingDsts = meet, map[string][]*Workload{}
 		srcs := slices.Clone(e.m.workloads)
 		slices.SortStableFunc(srcs, func(a, b *Workload) int { return strings.Compare(a.ID()+" ", b.ID()+" ") })
 		for _, src := range srcs {
@@ -266,8 +282,8 @@ func CompareFiles(cluster string, base, head []*File, opts Options, each func(sr
 		*report = e.finish()
 	}
 	bc, hc := make(chan source, 64), make(chan source, 64)
-	go run(base, bc, &b)
-	go run(head, hc, &h)
+	go run(evals[0], bc, &b)
+	go run(evals[1], hc, &h)
 	bs, bok := <-bc
 	hs, hok := <-hc
 	for bok || hok {
@@ -294,6 +310,10 @@ type evaluation struct {
 	r           *Report
 	// nowOnly skips the flows' enforced view (CompareFiles).
 	nowOnly bool
+	// meet, when set, says which namespaces may meet (CompareFiles); meetingDsts
+	// are the destinations of a source namespace's flows, from it.
+	meet        *meetings
+	meetingDsts map[string][]*Workload
 }
 
 func newEvaluation(cluster string, files []*File, opts Options) *evaluation {
@@ -327,6 +347,9 @@ func (e *evaluation) flowsFrom(src *Workload, out []Flow) []Flow {
 	if m.inFocus(src) {
 		dsts = m.workloads
 	}
+	if e.meet != nil {
+		dsts = e.meeting(src.Namespace, dsts)
+	}
 	for _, dst := range dsts {
 		audited := enforced != nil && !e.nowOnly && (m.auditNS[src.Namespace] || m.auditNS[dst.Namespace])
 		for _, p := range dst.Ports {
@@ -342,6 +365,25 @@ func (e *evaluation) flowsFrom(src *Workload, out []Flow) []Flow {
 		}
 	}
 	return out
+}
+
+// meeting are those of dsts (the destinations of the flows from namespace ns,
+// which depend on ns alone) in the namespaces that may meet ns, in order.
+func (e *evaluation) meeting(ns string, dsts []*Workload) []*Workload {
+	if l, ok := e.meetingDsts[ns]; ok {
+		return l
+	}
+	l := dsts
+	if keep, all := e.meet.of([]string{ns}); !all {
+		l = nil
+		for _, d := range dsts {
+			if _, ok := slices.BinarySearch(keep, d.Namespace); ok {
+				l = append(l, d)
+			}
+		}
+	}
+	e.meetingDsts[ns] = l
+	return l
 }
 
 // finish adds what is not a flow between workloads to the report, and returns it.

@@ -41,10 +41,15 @@ func TestReachChangesAgree(t *testing.T) {
 		}, false},
 		{"operations widened", editTeam(2, "          methods:\n            - POST\n", "          methods:\n            - POST\n            - PUT\n"), true},
 		{"egress added", editTeam(3, "      egress:\n", "      egress:\n        - cidr: 10.99.0.0/16\n          ports:\n            - port: 5432\n"), true},
+		// Every team's policies change: every namespace is in focus, and the
+		// clusters are compared whole.
+		{"platform-wide", func(t *testing.T) {
+			edit(t, dir, "lib/network.libsonnet", "port: 53 }, { protocol: 'TCP', port: 53 }", "port: 5353 }, { protocol: 'TCP', port: 5353 }")
+		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			run(t, dir, "git", "checkout", "-q", "--", "teams")
+			run(t, dir, "git", "checkout", "-q", "--", "teams", "lib")
 			tt.edit(t)
 			base, err := OpenGitTree(ctx, dir, "main")
 			if err != nil {
