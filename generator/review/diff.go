@@ -1,6 +1,7 @@
 package review
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -153,38 +154,64 @@ func Compare(ctx context.Context, base, head Tree) (*Diff, error) {
 	return compareFiles(ctx, base, head, ChangedFiles(base, head))
 }
 
-// compareFiles is Compare on the files that differ, as ChangedFiles lists them.
+// compareFiles is Compare on the files that differ, as ChangedFiles lists them. It
+// goes cluster by cluster, holding one cluster's decoded objects at a time (a
+// platform-wide change touches every team's files), and decodes only the documents
+// that differ: a document a file holds byte for byte at both sides is the same
+// object, unchanged.
 func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, error) {
-	var inBase, inHead []string
-	for _, p := range paths {
-		if _, ok := base.Blobs()[p]; ok {
-			inBase = append(inBase, p)
-		}
-		if _, ok := head.Blobs()[p]; ok {
-			inHead = append(inHead, p)
-		}
-	}
-	bfiles, err := base.Read(ctx, inBase)
-	if err != nil {
-		return nil, err
-	}
-	hfiles, err := head.Read(ctx, inHead)
-	if err != nil {
-		return nil, err
-	}
 	d := &Diff{Files: len(paths)}
-	// Objects move between files (an app renamed, a file split): match them per
-	// cluster by Kind/namespace/name, not per file.
+	byCluster := map[string][]string{}
+	for _, p := range paths {
+		// kustomization.yaml lists files; the objects they reach are compared instead.
+		if path.Base(p) != "kustomization.yaml" {
+			byCluster[clusterOf(p)] = append(byCluster[clusterOf(p)], p)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(byCluster)) {
+		cd, err := compareCluster(ctx, base, head, name, byCluster[name], &d.Counts)
+		if err != nil {
+			return nil, err
+		}
+		if len(cd.Teams) > 0 {
+			d.Clusters = append(d.Clusters, cd)
+		}
+	}
+	return d, nil
+}
+
+// compareCluster compares a cluster's files that differ, adding to counts.
+func compareCluster(ctx context.Context, base, head Tree, cluster string, paths []string, counts *Counts) (ClusterDiff, error) {
+	read := func(t Tree) (map[string][]byte, error) {
+		var in []string
+		for _, p := range paths {
+			if _, ok := t.Blobs()[p]; ok {
+				in = append(in, p)
+			}
+		}
+		return t.Read(ctx, in)
+	}
+	bfiles, err := read(base)
+	if err != nil {
+		return ClusterDiff{}, err
+	}
+	hfiles, err := read(head)
+	if err != nil {
+		return ClusterDiff{}, err
+	}
+	for p, b := range bfiles {
+		if h, ok := hfiles[p]; ok {
+			bfiles[p], hfiles[p] = differentDocuments(b, h)
+		}
+	}
+	// Objects move between files (an app renamed, a file split): match them by
+	// Kind/namespace/name, not per file.
 	type side struct {
 		obj  *unstructured.Unstructured
 		file string
 	}
-	type clusterObjs struct{ base, head map[string]side }
-	clusters := map[string]*clusterObjs{}
-	collect := func(files map[string][]byte, pick func(*clusterObjs) map[string]side) error {
-		paths := slices.DeleteFunc(slices.Sorted(maps.Keys(files)), func(p string) bool {
-			return path.Base(p) == "kustomization.yaml" // lists of files; the objects they reach are compared instead
-		})
+	collect := func(files map[string][]byte) (map[string]side, error) {
+		paths := slices.Sorted(maps.Keys(files))
 		decoded := make([][]*unstructured.Unstructured, len(paths))
 		var g errgroup.Group
 		g.SetLimit(runtime.GOMAXPROCS(0))
@@ -198,14 +225,10 @@ func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, 
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return err
+			return nil, err
 		}
+		m := map[string]side{}
 		for i, p := range paths {
-			c := clusterOf(p)
-			if clusters[c] == nil {
-				clusters[c] = &clusterObjs{base: map[string]side{}, head: map[string]side{}}
-			}
-			m := pick(clusters[c])
 			for _, o := range decoded[i] {
 				if len(o.Object) == 0 {
 					continue // a document of comments only
@@ -213,59 +236,86 @@ func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, 
 				m[objectKey(o)] = side{o, p}
 			}
 		}
-		return nil
+		return m, nil
 	}
-	if err := collect(bfiles, func(c *clusterObjs) map[string]side { return c.base }); err != nil {
-		return nil, fmt.Errorf("reading the base: %w", err)
+	bobjs, err := collect(bfiles)
+	if err != nil {
+		return ClusterDiff{}, fmt.Errorf("reading the base: %w", err)
 	}
-	if err := collect(hfiles, func(c *clusterObjs) map[string]side { return c.head }); err != nil {
-		return nil, fmt.Errorf("reading the head: %w", err)
+	hobjs, err := collect(hfiles)
+	if err != nil {
+		return ClusterDiff{}, fmt.Errorf("reading the head: %w", err)
 	}
-	for _, name := range slices.Sorted(maps.Keys(clusters)) {
-		c := clusters[name]
-		teams := map[string][]ObjectChange{}
-		keys := slices.Sorted(maps.Keys(c.head))
-		for k := range c.base {
-			if _, ok := c.head[k]; !ok {
-				keys = append(keys, k)
+	teams := map[string][]ObjectChange{}
+	keys := slices.Sorted(maps.Keys(hobjs))
+	for k := range bobjs {
+		if _, ok := hobjs[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		b, inB := bobjs[k]
+		h, inH := hobjs[k]
+		var oc ObjectChange
+		switch {
+		case inB && inH:
+			if reflect.DeepEqual(b.obj.Object, h.obj.Object) {
+				continue
 			}
+			oc = change(Changed, h.obj, h.file)
+			oc.Summary = Summarize(b.obj, h.obj)
+		case inH:
+			oc = change(Added, h.obj, h.file)
+			oc.Summary = Summarize(nil, h.obj)
+		default:
+			oc = change(Removed, b.obj, b.file)
+			oc.Summary = Summarize(b.obj, nil)
 		}
-		for _, k := range keys {
-			b, inB := c.base[k]
-			h, inH := c.head[k]
-			var oc ObjectChange
-			switch {
-			case inB && inH:
-				if reflect.DeepEqual(b.obj.Object, h.obj.Object) {
-					continue
-				}
-				oc = change(Changed, h.obj, h.file)
-				oc.Summary = Summarize(b.obj, h.obj)
-			case inH:
-				oc = change(Added, h.obj, h.file)
-				oc.Summary = Summarize(nil, h.obj)
-			default:
-				oc = change(Removed, b.obj, b.file)
-				oc.Summary = Summarize(b.obj, nil)
-			}
-			_, team := manifest.Classify(oc.File)
-			teams[team] = append(teams[team], oc)
-			d.Counts.add(oc.Action)
-		}
-		if len(teams) == 0 {
-			continue
-		}
-		cd := ClusterDiff{Cluster: name}
-		for _, t := range slices.Sorted(maps.Keys(teams)) {
-			objs := teams[t]
-			slices.SortFunc(objs, func(a, b ObjectChange) int {
-				return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
-			})
-			cd.Teams = append(cd.Teams, TeamDiff{Team: t, Objects: objs})
-		}
-		d.Clusters = append(d.Clusters, cd)
+		_, team := manifest.Classify(oc.File)
+		teams[team] = append(teams[team], oc)
+		counts.add(oc.Action)
 	}
-	return d, nil
+	cd := ClusterDiff{Cluster: cluster}
+	for _, t := range slices.Sorted(maps.Keys(teams)) {
+		objs := teams[t]
+		slices.SortFunc(objs, func(a, b ObjectChange) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		})
+		cd.Teams = append(cd.Teams, TeamDiff{Team: t, Objects: objs})
+	}
+	return cd, nil
+}
+
+// documentSeparator separates the documents of a rendered file.
+var documentSeparator = []byte("\n---\n")
+
+// differentDocuments are the documents of a file at the base, b, and at the head,
+// h, without those both hold byte for byte.
+func differentDocuments(b, h []byte) ([]byte, []byte) {
+	bd, hd := bytes.Split(b, documentSeparator), bytes.Split(h, documentSeparator)
+	in := map[string]int{}
+	for _, doc := range bd {
+		in[string(doc)]++
+	}
+	both := map[string]int{}
+	for _, doc := range hd {
+		if in[string(doc)] > both[string(doc)] {
+			both[string(doc)]++
+		}
+	}
+	keep := func(docs [][]byte) []byte {
+		left := maps.Clone(both)
+		var out [][]byte
+		for _, doc := range docs {
+			if left[string(doc)] > 0 {
+				left[string(doc)]--
+				continue
+			}
+			out = append(out, doc)
+		}
+		return bytes.Join(out, documentSeparator)
+	}
+	return keep(bd), keep(hd)
 }
 
 func objectKey(o *unstructured.Unstructured) string {

@@ -157,3 +157,44 @@ func TestBlobIDMatchesGit(t *testing.T) {
 		t.Errorf("blob id = %s, git says %s", got, want)
 	}
 }
+
+func TestDifferentDocuments(t *testing.T) {
+	file := func(names ...string) []byte {
+		var docs []string
+		for _, n := range names {
+			docs = append(docs, "kind: ConfigMap\nmetadata:\n  name: "+n)
+		}
+		return []byte(strings.Join(docs, "\n---\n"))
+	}
+	names := func(b []byte) []string {
+		var out []string
+		for _, doc := range bytes.Split(b, documentSeparator) {
+			if _, n, ok := bytes.Cut(doc, []byte("name: ")); ok {
+				out = append(out, string(n))
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name         string
+		base, head   []string
+		wantB, wantH []string
+	}{
+		{"one of three changed", []string{"a", "b", "c"}, []string{"a", "x", "c"}, []string{"b"}, []string{"x"}},
+		{"the same", []string{"a", "b"}, []string{"a", "b"}, nil, nil},
+		{"one added", []string{"a"}, []string{"a", "b"}, nil, []string{"b"}},
+		{"one removed", []string{"a", "b"}, []string{"b"}, []string{"a"}, nil},
+		{"a document twice at the head", []string{"a", "b"}, []string{"b", "a", "b"}, nil, []string{"b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, h := differentDocuments(file(tt.base...), file(tt.head...))
+			if got := names(b); !slices.Equal(got, tt.wantB) {
+				t.Errorf("base: %q, want %q", got, tt.wantB)
+			}
+			if got := names(h); !slices.Equal(got, tt.wantH) {
+				t.Errorf("head: %q, want %q", got, tt.wantH)
+			}
+		})
+	}
+}
