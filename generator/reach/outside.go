@@ -32,7 +32,14 @@ func (m *model) outside() []OutsideFlow {
 
 // matchesAWorkload says whether a NetworkPolicy peer selects any rendered workload.
 func (m *model) matchesAWorkload(pe networkingv1.NetworkPolicyPeer, policyNS string) bool {
-	for _, w := range m.workloads {
+	var names []string // the namespaces the peer may select: its policy's, or those it names
+	pinned := pe.NamespaceSelector == nil
+	if pinned {
+		names = []string{policyNS}
+	} else {
+		names, pinned = namedBy(pe.NamespaceSelector, "kubernetes.io/metadata.name")
+	}
+	for _, w := range m.workloadsOf(names, pinned) {
 		if m.peersMatch([]networkingv1.NetworkPolicyPeer{pe}, policyNS, w) {
 			return true
 		}
@@ -100,6 +107,29 @@ func (m *model) outsideL4(w *Workload, dir Direction) []OutsideFlow {
 	return out
 }
 
+// workloadsOf are the workloads of the named namespaces when pinned, else every
+// workload: a peer's candidates, without looking at every workload of a large
+// cluster for each rule of each policy.
+func (m *model) workloadsOf(names []string, pinned bool) []*Workload {
+	if !pinned {
+		return m.workloads
+	}
+	if m.workloadsByNS == nil {
+		m.workloadsByNS = map[string][]*Workload{}
+		for _, w := range m.workloads {
+			m.workloadsByNS[w.Namespace] = append(m.workloadsByNS[w.Namespace], w)
+		}
+	}
+	if len(names) == 1 {
+		return m.workloadsByNS[names[0]]
+	}
+	var out []*Workload
+	for _, n := range slices.Compact(slices.Sorted(slices.Values(names))) {
+		out = append(out, m.workloadsByNS[n]...)
+	}
+	return out
+}
+
 // ciliumOutsidePeers describes a Cilium rule's peers that are not rendered workloads.
 func (m *model) ciliumOutsidePeers(r ciliumPeerRule, policyNS string, dir Direction) []string {
 	var out []string
@@ -108,9 +138,16 @@ func (m *model) ciliumOutsidePeers(r ciliumPeerRule, policyNS string, dir Direct
 		endpoints, entities, cidrs, sets = r.FromEndpoints, r.FromEntities, r.FromCIDR, r.FromCIDRSet
 	}
 	for i := range endpoints {
+		names, pinned := ciliumNamespaces(&endpoints[i])
+		if pinned && names == nil {
+			names, pinned = []string{policyNS}, policyNS != "" // the policy's own, clusterwide any
+		}
 		matched := false
-		for _, w := range m.workloads {
-			matched = matched || m.ciliumSelects(&endpoints[i], w, policyNS, true)
+		for _, w := range m.workloadsOf(names, pinned) {
+			if m.ciliumSelects(&endpoints[i], w, policyNS, true) {
+				matched = true
+				break
+			}
 		}
 		if !matched {
 			out = append(out, "endpoints "+ciliumSelectorString(&endpoints[i], policyNS))
@@ -154,12 +191,15 @@ func ciliumSelectorString(sel *metav1.LabelSelector, policyNS string) string {
 
 // outsideL7 lists ALLOW rule principals that are no rendered workload's identity.
 func (m *model) outsideL7(w *Workload) []OutsideFlow {
-	known := map[string]bool{}
-	for _, o := range m.workloads {
-		if p := m.principal(o); p != "" {
-			known[p] = true
+	if m.principals == nil {
+		m.principals = map[string]bool{}
+		for _, o := range m.workloads {
+			if p := m.principal(o); p != "" {
+				m.principals[p] = true
+			}
 		}
 	}
+	known := m.principals
 	var out []OutsideFlow
 	for _, a := range m.applicable(w) {
 		if a.spec.GetAction() != 0 { // ALLOW

@@ -444,6 +444,10 @@ type model struct {
 	// only: a flow asks for them once per policy it looks at.
 	nsLabelsOf     map[string]map[string]string
 	ciliumLabelsOf map[*Workload]map[string]string
+	// workloadsByNS are the workloads by namespace (workloadsOf), and principals
+	// the identities of every workload (outsideL7).
+	workloadsByNS map[string][]*Workload
+	principals    map[string]bool
 	// calicoLabelsOf and tierNames are calicoLabels' and calicoTiers' answers.
 	calicoLabelsOf map[*Workload]map[string]string
 	tierNames      []string
