@@ -1,7 +1,9 @@
 package reach
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -110,7 +112,7 @@ func testCompareFiles(t *testing.T, audit bool) {
 		var got [2][]Flow
 		var sources []string
 		onlyOne, enforced, pruned := 0, 0, 0
-		b, h := CompareFiles(c.Name, base, head, o, func(src string, bf, hf []Flow) {
+		b, h, err := CompareFiles(t.Context(), c.Name, base, head, o, func(src string, bf, hf []Flow) {
 			sources = append(sources, src+" ")
 			if len(bf) == 0 || len(hf) == 0 {
 				onlyOne++
@@ -124,6 +126,9 @@ func testCompareFiles(t *testing.T, audit bool) {
 				got[side] = append(got[side], flows...)
 			}
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if !slices.IsSorted(sources) || len(slices.Compact(slices.Clone(sources))) != len(sources) {
 			t.Errorf("focus %v: sources not in order, or twice: %q", focus, sources)
 		}
@@ -173,6 +178,11 @@ func testCompareFiles(t *testing.T, audit bool) {
 		if enforced == 0 && audit {
 			t.Errorf("focus %v: no flow would change once enforced: the case proves nothing", focus)
 		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, _, err := CompareFiles(ctx, c.Name, base, head, Options{}, func(string, []Flow, []Flow) {}); !errors.Is(err, context.Canceled) {
+		t.Errorf("CompareFiles with its context cancelled: %v, want %v", err, context.Canceled)
 	}
 }
 

@@ -2,6 +2,7 @@ package reach
 
 import (
 	"cmp"
+	"context"
 	"encoding/json/jsontext"
 	jsonv2 "encoding/json/v2"
 	"fmt"
@@ -253,8 +254,8 @@ func EvaluateFiles(cluster string, files []*File, opts Options) *Report {
 // over: every layer denies them at both, so they change nothing a comparison
 // reads, and a whole cluster's comparison costs the pairs that may meet, not every
 // pair. The reports it returns have no flows. The two revisions are evaluated on
-// two goroutines.
-func CompareFiles(cluster string, base, head []*File, opts Options, each func(src string, base, head []Flow)) (b, h *Report) {
+// two goroutines, which stop early when ctx is done (its error is returned).
+func CompareFiles(ctx context.Context, cluster string, base, head []*File, opts Options, each func(src string, base, head []Flow)) (b, h *Report, err error) {
 	type source struct {
 		id    string
 		flows []Flow
@@ -277,6 +278,9 @@ func CompareFiles(cluster string, base, head []*File, opts Options, each func(sr
 		srcs := slices.Clone(e.m.workloads)
 		slices.SortStableFunc(srcs, func(a, b *Workload) int { return strings.Compare(a.ID()+" ", b.ID()+" ") })
 		for _, src := range srcs {
+			if ctx.Err() != nil {
+				return
+			}
 			out <- source{src.ID(), e.flowsFrom(src, nil)}
 		}
 		*report = e.finish()
@@ -300,7 +304,10 @@ func CompareFiles(cluster string, base, head []*File, opts Options, each func(sr
 			hs, hok = <-hc
 		}
 	}
-	return b, h
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	return b, h, nil
 }
 
 // evaluation is one cluster's model, being evaluated into its report.

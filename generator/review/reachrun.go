@@ -125,15 +125,20 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 		o.Focus = focus[i]
 		g.Go(func() error {
 			cr := ClusterReach{Cluster: name}
-			b, h := reach.CompareFiles(name, d.files(base, bps[i]), d.files(head, hps[i]), o, func(_ string, b, h []reach.Flow) {
+			b, h, err := reach.CompareFiles(ctx, name, d.files(base, bps[i]), d.files(head, hps[i]), o, func(_ string, b, h []reach.Flow) {
 				cr.compareFlows(b, h)
 			})
+			if err != nil {
+				return fmt.Errorf("comparing the reachability of cluster %q: %w", name, err)
+			}
 			cr.compareOutside(b, h)
 			out[i] = cr
 			return nil
 		})
 	}
-	_ = g.Wait()
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
