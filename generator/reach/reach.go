@@ -271,10 +271,20 @@ func CompareFiles(ctx context.Context, cluster string, base, head []*File, opts 
 		})
 	}
 	wg.Wait()
+	// Which namespaces each source's may meet, asked once for both revisions.
 	meet := newMeetings(facts[:], opts)
+	near := map[string]neighbourhood{}
+	for _, e := range evals {
+		for _, w := range e.m.workloads {
+			if _, ok := near[w.Namespace]; !ok {
+				keep, all := meet.of([]string{w.Namespace})
+				near[w.Namespace] = neighbourhood{keep, all}
+			}
+		}
+	}
 	run := func(e *evaluation, out chan<- source, report **Report) {
 		defer close(out)
-		e.meet, e.meetingDsts = meet, map[string][]*Workload{}
+		e.near, e.meetingDsts = near, map[string][]*Workload{}
 		srcs := slices.Clone(e.m.workloads)
 		slices.SortStableFunc(srcs, func(a, b *Workload) int { return strings.Compare(a.ID()+" ", b.ID()+" ") })
 		for _, src := range srcs {
@@ -317,10 +327,17 @@ type evaluation struct {
 	r           *Report
 	// nowOnly skips the flows' enforced view (CompareFiles).
 	nowOnly bool
-	// meet, when set, says which namespaces may meet (CompareFiles); meetingDsts
-	// are the destinations of a source namespace's flows, from it.
-	meet        *meetings
+	// near, when set, are the namespaces each source namespace may meet
+	// (CompareFiles, read only); meetingDsts are the destinations of a source
+	// namespace's flows, from it.
+	near        map[string]neighbourhood
 	meetingDsts map[string][]*Workload
+}
+
+// neighbourhood is what Neighbours answers for one namespace.
+type neighbourhood struct {
+	namespaces []string
+	all        bool
 }
 
 func newEvaluation(cluster string, files []*File, opts Options) *evaluation {
@@ -354,7 +371,7 @@ func (e *evaluation) flowsFrom(src *Workload, out []Flow) []Flow {
 	if m.inFocus(src) {
 		dsts = m.workloads
 	}
-	if e.meet != nil {
+	if e.near != nil {
 		dsts = e.meeting(src.Namespace, dsts)
 	}
 	for _, dst := range dsts {
@@ -381,10 +398,10 @@ func (e *evaluation) meeting(ns string, dsts []*Workload) []*Workload {
 		return l
 	}
 	l := dsts
-	if keep, all := e.meet.of([]string{ns}); !all {
+	if near := e.near[ns]; !near.all {
 		l = nil
 		for _, d := range dsts {
-			if _, ok := slices.BinarySearch(keep, d.Namespace); ok {
+			if _, ok := slices.BinarySearch(near.namespaces, d.Namespace); ok {
 				l = append(l, d)
 			}
 		}

@@ -161,13 +161,7 @@ func Compare(ctx context.Context, base, head Tree) (*Diff, error) {
 // object, unchanged.
 func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, error) {
 	d := &Diff{Files: len(paths)}
-	byCluster := map[string][]string{}
-	for _, p := range paths {
-		// kustomization.yaml lists files; the objects they reach are compared instead.
-		if path.Base(p) != "kustomization.yaml" {
-			byCluster[clusterOf(p)] = append(byCluster[clusterOf(p)], p)
-		}
-	}
+	byCluster := objectFilesByCluster(paths)
 	for _, name := range slices.Sorted(maps.Keys(byCluster)) {
 		cd, err := compareCluster(ctx, base, head, name, byCluster[name], &d.Counts)
 		if err != nil {
@@ -178,6 +172,18 @@ func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, 
 		}
 	}
 	return d, nil
+}
+
+// objectFilesByCluster are the paths of files of objects among paths, by cluster:
+// a kustomization.yaml lists files, and the objects they hold are compared instead.
+func objectFilesByCluster(paths []string) map[string][]string {
+	out := map[string][]string{}
+	for _, p := range paths {
+		if path.Base(p) != "kustomization.yaml" {
+			out[clusterOf(p)] = append(out[clusterOf(p)], p)
+		}
+	}
+	return out
 }
 
 // compareCluster compares a cluster's files that differ, adding to counts.

@@ -53,9 +53,10 @@ func falcoData(o *unstructured.Unstructured) map[string]string {
 	return data
 }
 
-// falcoItems reads the items of a rules ConfigMap's files as canonical JSON, by kind and name
-// ("rule 'rampart: shell (payments/api)'"); an upstream rule a team appends to is
-// named with its file, as each team's file appends its own exception.
+// falcoItems reads the items of a rules ConfigMap's files as canonical JSON, by
+// kind and name ("rule 'rampart: shell (payments/api)'"); an upstream rule a team
+// appends to is named with its file, as each team's file appends its own
+// exception.
 func falcoItems(data map[string]string) map[string]string {
 	out := map[string]string{}
 	for key, text := range data {

@@ -109,14 +109,11 @@ func TestNeighbourhoodAgrees(t *testing.T) {
 			// smaller than the cluster.
 			for _, c := range rv.Report.Diff.Clusters {
 				d := &decoder{decoded: map[string]*reach.File{}, log: slog.New(slog.DiscardHandler)}
-				var differ []string
+				differ := objectFilesByCluster(ChangedFiles(base, head))[c.Cluster]
 				platform := false
-				for _, p := range ChangedFiles(base, head) {
-					if clusterOf(p) == c.Cluster && filepath.Base(p) != "kustomization.yaml" {
-						differ = append(differ, p)
-						_, team := manifest.Classify(p)
-						platform = platform || team == ""
-					}
+				for _, p := range differ {
+					_, team := manifest.Classify(p)
+					platform = platform || team == ""
 				}
 				if platform {
 					platforms++

@@ -85,7 +85,7 @@ func decodeReach(b []byte) ([]*unstructured.Unstructured, error) {
 // top-level "kind: X" line; other documents are not parsed.
 func decodeKinds(b []byte, keep func(kind string) bool) ([]*unstructured.Unstructured, error) {
 	var docs [][]byte
-	for _, doc := range bytes.Split(b, []byte("\n---\n")) {
+	for _, doc := range bytes.Split(b, documentSeparator) {
 		kind := ""
 		for _, line := range bytes.Split(doc, []byte("\n")) {
 			if k, ok := bytes.CutPrefix(line, []byte("kind: ")); ok {
@@ -100,7 +100,7 @@ func decodeKinds(b []byte, keep func(kind string) bool) ([]*unstructured.Unstruc
 	if len(docs) == 0 {
 		return nil, nil
 	}
-	objs, err := manifest.Decode(bytes.Join(docs, []byte("\n---\n")))
+	objs, err := manifest.Decode(bytes.Join(docs, documentSeparator))
 	if err != nil {
 		return nil, err
 	}

@@ -62,27 +62,25 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	if differ == nil {
 		differ = ChangedFiles(base, head)
 	}
-	differs := map[string][]string{} // by cluster
-	for _, p := range differ {
-		if path.Base(p) != "kustomization.yaml" {
-			differs[clusterOf(p)] = append(differs[clusterOf(p)], p)
-		}
-	}
+	differs := objectFilesByCluster(differ)
 	out := make([]ClusterReach, len(clusters))
-	var changed []int // the clusters whose change reachability reads
-	focus := make([][]string, len(clusters))
+	// changed are the clusters whose change reachability reads; ros the clusters'
+	// options, with their focus.
+	var changed []int
+	ros := make([]reach.Options, len(clusters))
 	for i, name := range clusters {
 		out[i] = ClusterReach{Cluster: name}
 		differ, err := d.differing(ctx, base, head, differs[name])
 		if err != nil {
 			return nil, fmt.Errorf("reading the changed files of cluster %q: %w", name, err)
 		}
+		ros[i] = opts.Clusters[name]
+		ros[i].Focus = nil
 		if len(differ) > 0 {
 			changed = append(changed, i)
-			focus[i] = teamsOf(differ)
-		}
-		if opts.Whole {
-			focus[i] = nil
+			if !opts.Whole {
+				ros[i].Focus = teamsOf(differ)
+			}
 		}
 	}
 	// The clusters' neighbourhoods, on every core.
@@ -91,8 +89,7 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
 		g.Go(func() error {
-			name, o := clusters[i], opts.Clusters[clusters[i]]
-			o.Focus = focus[i]
+			name, o := clusters[i], ros[i]
 			hps[i], bps[i] = clusterFiles(head, name), clusterFiles(base, name)
 			files := len(hps[i])
 			if len(o.Focus) > 0 {
@@ -121,8 +118,7 @@ func ReachChanges(ctx context.Context, base, head Tree, clusters []string, opts 
 	g = errgroup.Group{}
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, i := range changed {
-		name, o := clusters[i], opts.Clusters[clusters[i]]
-		o.Focus = focus[i]
+		name, o := clusters[i], ros[i]
 		g.Go(func() error {
 			cr := ClusterReach{Cluster: name}
 			b, h, err := reach.CompareFiles(ctx, name, d.files(base, bps[i]), d.files(head, hps[i]), o, func(_ string, b, h []reach.Flow) {
