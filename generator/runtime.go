@@ -97,7 +97,7 @@ func (r *run) falcoShards(c *clusterRender, held map[*plan.Unit]bool) (map[strin
 		// As for a unit: the entry's bytes are read now unless the disk state vouches
 		// for the file on disk, and an entry whose bytes are damaged is built again.
 		if e, ok := r.cache.Get(key); ok && len(e.Files) == 1 && e.Files[0].Path == shardEntry &&
-			(r.opts.Mode == Validate || r.state.Unchanged(r.disk, p, e.Files[0].Sum) || r.cache.Load(key, e) == nil) {
+			(r.readsOnDemand() || r.state.Unchanged(r.disk, p, e.Files[0].Sum) || r.cache.Load(key, e) == nil) {
 			load := fromCache(r.cache, key, e, 0, p)
 			if data := e.Files[0].Data; data != nil {
 				load = func() ([]byte, error) { return data, nil }

@@ -407,8 +407,12 @@ func (c *clusterRender) count(cached bool) int {
 }
 
 // key is a unit's content address: everything its output depends on.
-func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage) {
-	intents := json.RawMessage(u.Intents.AppendJSON(nil))
+func (r *run) key(c *clusterRender, u *plan.Unit) cache.Key {
+	// The intents are encoded into a buffer kept for the next unit: most units come
+	// from the cache, and their intents serve only the key.
+	buf := intentsBuffers.Get().(*[]byte)
+	defer intentsBuffers.Put(buf)
+	*buf = u.Intents.AppendJSON((*buf)[:0])
 	h := cache.NewHasher()
 	h.Add("lib", []byte(r.inputs.lib))
 	// The cluster's and the team's JSON enter by digest: each is hashed once, not
@@ -416,12 +420,14 @@ func (r *run) key(c *clusterRender, u *plan.Unit) (cache.Key, json.RawMessage) {
 	h.Add("cluster", c.clusterSum[:])
 	team := r.inputs.sums[u.Team.Metadata.Name]
 	h.Add("team", team[:])
-	h.Add("intents", intents)
+	h.Add("intents", *buf)
 	for _, ch := range u.Team.Spec.Charts {
 		h.Add("chart", []byte(ch.Path+"\x00"+r.inputs.charts[ch.Path]))
 	}
-	return h.Key(), intents
+	return h.Key()
 }
+
+var intentsBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 // pins are the pinned references of images, or nil when the run pins nothing
 // (validate, --skip-scan).
@@ -435,14 +441,14 @@ func (r *run) pins(images []string) map[string]string {
 // renderUnit renders one unit, or takes it from the cache when its key is there and
 // its images still pin to the same digests.
 func (r *run) renderUnit(c *clusterRender, u *unitResult) {
-	key, intents := r.key(c, u.unit)
+	key := r.key(c, u.unit)
 	if e, ok := r.cache.Get(key); ok && (r.opts.Mode == Validate || maps.Equal(r.pins(e.Images), e.Pins)) && r.cached(key, e) {
 		u.cached, u.files, u.images, u.sums, u.diags = true, e.Files, e.Images, e.Sums, e.Warnings
 		u.loadFile = func(i int) func() ([]byte, error) { return fromCache(r.cache, key, e, i, u.unit.Name()) }
 		u.loadObjects = func() ([]verify.Object, error) { return r.cache.LoadObjects(key, e) }
 		return
 	}
-	files, rules, diags := r.buildUnit(c, u.unit, intents)
+	files, rules, diags := r.buildUnit(c, u.unit, json.RawMessage(u.unit.Intents.AppendJSON(nil)))
 	if diags.Err() != nil {
 		u.diags = diags
 		return
@@ -510,7 +516,7 @@ func (r *run) renderUnit(c *clusterRender, u *unitResult) {
 // does not vouch for each), and an entry whose bytes are damaged is rendered again.
 // A validate or an in-memory run reads them only if something asks for them.
 func (r *run) cached(key cache.Key, e *cache.Entry) bool {
-	if r.opts.Mode == Validate || r.opts.Mode == Memory {
+	if r.readsOnDemand() {
 		return true
 	}
 	for _, f := range e.Files {
@@ -523,6 +529,11 @@ func (r *run) cached(key cache.Key, e *cache.Entry) bool {
 	}
 	return true
 }
+
+// readsOnDemand says whether the run reads a cached file's bytes only when something
+// asks for them (validate, and an in-memory render, compare nothing with the disk),
+// so a cached entry is trusted until then; a damaged one is named when read.
+func (r *run) readsOnDemand() bool { return r.opts.Mode == Validate || r.opts.Mode == Memory }
 
 // buildUnit evaluates one team on one cluster, renders its charts, applies its
 // patches and lays out its files; rules is the team's Falco rules file on a cluster

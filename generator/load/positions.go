@@ -59,7 +59,7 @@ func appendPositions(b []byte, p *Positions) []byte {
 var errPositions = errors.New("damaged positions")
 
 func decodePositions(b []byte) (*Positions, error) {
-	p := newPositions()
+	p := &Positions{}
 	next := func() int {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || n > 1<<31 {
@@ -69,8 +69,11 @@ func decodePositions(b []byte) (*Positions, error) {
 		b = b[k:]
 		return int(n)
 	}
-	for _, m := range []map[string]Position{p.values, p.keys} {
+	for _, into := range []*map[string]Position{&p.values, &p.keys} {
 		count := next()
+		// Sized at once (a field takes three bytes at least), not grown.
+		m := make(map[string]Position, min(max(count, 0), len(b)/3))
+		*into = m
 		for range max(count, 0) {
 			n := next()
 			if n < 0 || n > len(b) {

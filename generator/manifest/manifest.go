@@ -311,22 +311,30 @@ func Decode(b []byte) ([]*unstructured.Unstructured, error) {
 // Classify says which layer a rendered file of a cluster belongs to and its team,
 // from its path (clusters/<cluster>/...).
 func Classify(p string) (Layer, string) {
-	parts := strings.Split(p, "/")
-	if len(parts) < 3 {
+	// clusters/<cluster>/<first>/<second>…, cut without allocating: a report
+	// classifies every path of a large fleet.
+	_, rest, _ := strings.Cut(p, "/")
+	_, rest, ok := strings.Cut(rest, "/")
+	if !ok {
 		return LayerRoot, ""
 	}
-	switch rest := parts[2:]; {
-	case len(rest) == 1:
+	first, rest, ok := strings.Cut(rest, "/")
+	if !ok {
 		return LayerRoot, ""
-	case rest[0] == "platform":
+	}
+	second, _, nested := strings.Cut(rest, "/")
+	switch first {
+	case "platform":
 		return LayerPlatform, ""
-	case rest[0] == "tenants":
-		if rest[1] == "kustomization.yaml" {
+	case "tenants":
+		if second == "kustomization.yaml" {
 			return LayerTenant, ""
 		}
-		return LayerTenant, strings.TrimSuffix(rest[1], ".yaml")
-	case rest[0] == "teams" && len(rest) >= 3:
-		return LayerTeam, rest[1]
+		return LayerTenant, strings.TrimSuffix(second, ".yaml")
+	case "teams":
+		if nested {
+			return LayerTeam, second
+		}
 	}
 	return LayerRoot, ""
 }
