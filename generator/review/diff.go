@@ -1,7 +1,6 @@
 package review
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -155,18 +154,32 @@ func Compare(ctx context.Context, base, head Tree) (*Diff, error) {
 }
 
 // compareFiles is Compare on the files that differ, as ChangedFiles lists them. It
-// goes cluster by cluster, holding one cluster's decoded objects at a time (a
-// platform-wide change touches every team's files), and decodes only the documents
-// that differ: a document a file holds byte for byte at both sides is the same
-// object, unchanged.
+// goes cluster by cluster, a cluster per core, holding only those clusters' decoded
+// objects (a platform-wide change touches every team's files), and decodes only the
+// documents that differ: a document a file holds byte for byte at both sides is the
+// same object, unchanged.
 func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, error) {
 	d := &Diff{Files: len(paths)}
 	byCluster := objectFilesByCluster(paths)
-	for _, name := range slices.Sorted(maps.Keys(byCluster)) {
-		cd, err := compareCluster(ctx, base, head, name, byCluster[name], &d.Counts)
-		if err != nil {
-			return nil, err
-		}
+	names := slices.Sorted(maps.Keys(byCluster))
+	diffs := make([]ClusterDiff, len(names))
+	counts := make([]Counts, len(names))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, name := range names {
+		g.Go(func() error {
+			var err error
+			diffs[i], err = compareCluster(gctx, base, head, name, byCluster[name], &counts[i])
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, cd := range diffs {
+		d.Counts.Added += counts[i].Added
+		d.Counts.Changed += counts[i].Changed
+		d.Counts.Removed += counts[i].Removed
 		if len(cd.Teams) > 0 {
 			d.Clusters = append(d.Clusters, cd)
 		}
@@ -205,52 +218,11 @@ func compareCluster(ctx context.Context, base, head Tree, cluster string, paths 
 	if err != nil {
 		return ClusterDiff{}, err
 	}
-	for p, b := range bfiles {
-		if h, ok := hfiles[p]; ok {
-			bfiles[p], hfiles[p] = differentDocuments(b, h)
-		}
-	}
 	// Objects move between files (an app renamed, a file split): match them by
 	// Kind/namespace/name, not per file.
-	type side struct {
-		obj  *unstructured.Unstructured
-		file string
-	}
-	collect := func(files map[string][]byte) (map[string]side, error) {
-		paths := slices.Sorted(maps.Keys(files))
-		decoded := make([][]*unstructured.Unstructured, len(paths))
-		var g errgroup.Group
-		g.SetLimit(runtime.GOMAXPROCS(0))
-		for i, p := range paths {
-			g.Go(func() error {
-				var err error
-				if decoded[i], err = manifest.Decode(files[p]); err != nil {
-					return fmt.Errorf("decoding %s: %w", p, err)
-				}
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return nil, err
-		}
-		m := map[string]side{}
-		for i, p := range paths {
-			for _, o := range decoded[i] {
-				if len(o.Object) == 0 {
-					continue // a document of comments only
-				}
-				m[objectKey(o)] = side{o, p}
-			}
-		}
-		return m, nil
-	}
-	bobjs, err := collect(bfiles)
+	bobjs, hobjs, err := decodeSides(bfiles, hfiles)
 	if err != nil {
-		return ClusterDiff{}, fmt.Errorf("reading the base: %w", err)
-	}
-	hobjs, err := collect(hfiles)
-	if err != nil {
-		return ClusterDiff{}, fmt.Errorf("reading the head: %w", err)
+		return ClusterDiff{}, err
 	}
 	teams := map[string][]ObjectChange{}
 	keys := slices.Sorted(maps.Keys(hobjs))
@@ -295,33 +267,77 @@ func compareCluster(ctx context.Context, base, head Tree, cluster string, paths 
 // documentSeparator separates the documents of a rendered file.
 var documentSeparator = []byte("\n---\n")
 
-// differentDocuments are the documents of a file at the base, b, and at the head,
-// h, without those both hold byte for byte.
-func differentDocuments(b, h []byte) ([]byte, []byte) {
-	bd, hd := bytes.Split(b, documentSeparator), bytes.Split(h, documentSeparator)
-	in := map[string]int{}
-	for _, doc := range bd {
-		in[string(doc)]++
-	}
-	both := map[string]int{}
-	for _, doc := range hd {
-		if in[string(doc)] > both[string(doc)] {
-			both[string(doc)]++
+// side is an object at one side of the diff, and the file that holds it.
+type side struct {
+	obj  *unstructured.Unstructured
+	file string
+}
+
+// decodeSides decodes the objects of the files at the base (b) and the head (h),
+// by Kind/namespace/name: of a file at both sides, only its documents that differ
+// (differentDocuments), on every core. Paring a data block is a reading of the
+// text; should what it leaves not decode, the file's differing documents are
+// decoded whole, which says what is wrong if anything is.
+func decodeSides(b, h map[string][]byte) (map[string]side, map[string]side, error) {
+	paths := slices.Sorted(maps.Keys(b))
+	for p := range h {
+		if _, ok := b[p]; !ok {
+			paths = append(paths, p)
 		}
 	}
-	keep := func(docs [][]byte) []byte {
-		left := maps.Clone(both)
-		var out [][]byte
-		for _, doc := range docs {
-			if left[string(doc)] > 0 {
-				left[string(doc)]--
-				continue
+	slices.Sort(paths)
+	type pair struct{ b, h []*unstructured.Unstructured }
+	decoded := make([]pair, len(paths))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, p := range paths {
+		g.Go(func() error {
+			bf, inB := b[p]
+			hf, inH := h[p]
+			decode := func(bf, hf []byte) (pair, error) {
+				var out pair
+				var err error
+				if inB {
+					if out.b, err = manifest.Decode(bf); err != nil {
+						return out, fmt.Errorf("reading the base: decoding %s: %w", p, err)
+					}
+				}
+				if inH {
+					if out.h, err = manifest.Decode(hf); err != nil {
+						return out, fmt.Errorf("reading the head: decoding %s: %w", p, err)
+					}
+				}
+				return out, nil
 			}
-			out = append(out, doc)
-		}
-		return bytes.Join(out, documentSeparator)
+			if !inB || !inH {
+				var err error
+				decoded[i], err = decode(bf, hf)
+				return err
+			}
+			var err error
+			if decoded[i], err = decode(differentDocuments(bf, hf, true)); err != nil {
+				decoded[i], err = decode(differentDocuments(bf, hf, false))
+			}
+			return err
+		})
 	}
-	return keep(bd), keep(hd)
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	bobjs, hobjs := map[string]side{}, map[string]side{}
+	add := func(m map[string]side, objs []*unstructured.Unstructured, file string) {
+		for _, o := range objs {
+			if len(o.Object) == 0 {
+				continue // a document of comments only
+			}
+			m[objectKey(o)] = side{o, file}
+		}
+	}
+	for i, p := range paths {
+		add(bobjs, decoded[i].b, p)
+		add(hobjs, decoded[i].h, p)
+	}
+	return bobjs, hobjs, nil
 }
 
 func objectKey(o *unstructured.Unstructured) string {

@@ -188,7 +188,7 @@ func TestDifferentDocuments(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, h := differentDocuments(file(tt.base...), file(tt.head...))
+			b, h := differentDocuments(file(tt.base...), file(tt.head...), false)
 			if got := names(b); !slices.Equal(got, tt.wantB) {
 				t.Errorf("base: %q, want %q", got, tt.wantB)
 			}

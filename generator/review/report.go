@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-gitops/rampart/generator/diag"
 	"github.com/rampart-gitops/rampart/generator/load"
@@ -58,42 +62,61 @@ type BuildInput struct {
 }
 
 // Build computes the report: the diff, the reachability change of every cluster the
-// diff touches, and the scan gate.
+// diff touches, and the scan gate. The diff and the reachability read the same
+// changed files and nothing of each other's, so they run side by side.
 func Build(ctx context.Context, in BuildInput) (*Report, error) {
 	log := cmp.Or(in.Logger, slog.New(slog.DiscardHandler))
-	start := time.Now()
 	changed := ChangedFiles(in.Base, in.Head)
-	d, err := compareFiles(ctx, in.Base, in.Head, changed)
-	if err != nil {
-		return nil, err
-	}
-	log.Debug("rendered files compared", "files", len(changed), "elapsed", time.Since(start))
-	d.Base, d.BaseCommit, d.Head = in.BaseName, in.BaseCommit, in.HeadName
-	var clusters []string
+	// Every cluster with a changed file, of which the diff keeps those whose
+	// objects changed.
 	ro := ReachOptions{Clusters: map[string]reach.Options{}, Changed: changed, CacheDir: in.CacheDir, Logger: in.Logger}
-	for _, c := range d.Clusters {
-		clusters = append(clusters, c.Cluster)
+	clusters := slices.Sorted(maps.Keys(objectFilesByCluster(changed)))
+	for _, c := range clusters {
 		o := reach.Options{}
 		if in.Inventory != nil {
-			if inv := in.Inventory.Cluster(c.Cluster); inv != nil {
+			if inv := in.Inventory.Cluster(c); inv != nil {
 				o = reach.Options{TrustDomain: inv.Spec.Mesh.TrustDomain, RootNamespace: inv.Spec.Mesh.RootNamespace}
 			}
 		}
-		ro.Clusters[c.Cluster] = o
+		ro.Clusters[c] = o
 	}
-	start = time.Now()
-	rc, err := ReachChanges(ctx, in.Base, in.Head, clusters, ro)
-	if err != nil {
+	var (
+		d  *Diff
+		rc []ClusterReach
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		start := time.Now()
+		var err error
+		if d, err = compareFiles(gctx, in.Base, in.Head, changed); err != nil {
+			return err
+		}
+		log.Debug("rendered files compared", "files", len(changed), "elapsed", time.Since(start))
+		return nil
+	})
+	g.Go(func() error {
+		start := time.Now()
+		var err error
+		if rc, err = ReachChanges(gctx, in.Base, in.Head, clusters, ro); err != nil {
+			return err
+		}
+		log.Debug("reachability compared", "clusters", len(clusters), "elapsed", time.Since(start))
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	log.Debug("reachability compared", "clusters", len(clusters), "elapsed", time.Since(start))
-	start = time.Now()
-	g, err := BuildGate(ctx, GateInput{Head: in.Scan, Inventory: in.Inventory, Base: in.Base, HeadTree: in.Head, Diff: d, Scanner: in.Scanner, Now: in.Now})
+	d.Base, d.BaseCommit, d.Head = in.BaseName, in.BaseCommit, in.HeadName
+	rc = slices.DeleteFunc(rc, func(c ClusterReach) bool {
+		return !slices.ContainsFunc(d.Clusters, func(cd ClusterDiff) bool { return cd.Cluster == c.Cluster })
+	})
+	start := time.Now()
+	gate, err := BuildGate(ctx, GateInput{Head: in.Scan, Inventory: in.Inventory, Base: in.Base, HeadTree: in.Head, Diff: d, Scanner: in.Scanner, Now: in.Now})
 	if err != nil {
 		return nil, err
 	}
 	log.Debug("scan gate compared", "elapsed", time.Since(start))
-	return &Report{Diff: d, Reach: rc, Gate: g, Enforcement: enforcementChanges(d, rc), Warnings: nonNil(in.Warnings.Warnings())}, nil
+	return &Report{Diff: d, Reach: rc, Gate: gate, Enforcement: enforcementChanges(d, rc), Warnings: nonNil(in.Warnings.Warnings())}, nil
 }
 
 func nonNil[T any](s []T) []T {
