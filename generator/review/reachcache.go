@@ -71,26 +71,29 @@ func (c *reachCache) put(id string, objs []*unstructured.Unstructured) error {
 }
 
 // factsHeader starts a cluster's facts file: the facts of each of its files, by blob
-// id (reach.FileFacts), for reach.Neighbours. Like the decoded files, they are
-// trusted only from this engine.
-func factsHeader() []byte { return []byte("rampart-reach-facts-v1 " + cache.EngineID() + "\n") }
+// id (reach.FileFacts), for reach.Neighbours, encoded by encodeFacts. Like the
+// decoded files, they are trusted only from this engine.
+func factsHeader() []byte { return []byte("rampart-reach-facts-v2 " + cache.EngineID() + "\n") }
 
 // readFacts reads the facts file of a cluster; a missing, damaged or foreign one
 // reads as empty (every file's facts are read again).
 func readFacts(dir, cluster string) map[string]reach.Facts {
-	out := map[string]reach.Facts{}
 	if dir == "" {
-		return out
+		return map[string]reach.Facts{}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, cluster))
 	if err != nil {
-		return out
-	}
-	body, ok := bytes.CutPrefix(b, factsHeader())
-	if !ok || json.Unmarshal(body, &out) != nil {
 		return map[string]reach.Facts{}
 	}
-	return out
+	body, ok := bytes.CutPrefix(b, factsHeader())
+	if !ok {
+		return map[string]reach.Facts{}
+	}
+	facts, err := decodeFacts(body)
+	if err != nil {
+		return map[string]reach.Facts{}
+	}
+	return facts
 }
 
 // writeFacts replaces the facts file of a cluster with facts: those of its files
@@ -99,7 +102,7 @@ func writeFacts(dir, cluster string, facts map[string]reach.Facts) error {
 	if dir == "" {
 		return nil
 	}
-	body, err := json.Marshal(facts)
+	body, err := encodeFacts(facts)
 	if err != nil {
 		return err
 	}

@@ -337,25 +337,31 @@ func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster st
 		}
 	}
 	revision := func(t Tree, paths []string) []reach.Facts {
+		blobs := t.Blobs()
 		out := make([]reach.Facts, len(paths))
 		for i, p := range paths {
-			out[i] = facts[t.Blobs()[p]]
+			out[i] = facts[blobs[p]]
 		}
 		return out
 	}
-	keep, all := reach.Neighbours(o.Focus, [][]reach.Facts{revision(head, hp), revision(base, bp)}, o)
+	hf, bf := revision(head, hp), revision(base, bp)
+	keep, all := reach.Neighbours(o.Focus, [][]reach.Facts{hf, bf}, o)
 	if all {
 		return hp, bp, nil
 	}
-	narrow := func(t Tree, paths []string) []string {
+	kept := make(map[string]bool, len(keep))
+	for _, ns := range keep {
+		kept[ns] = true
+	}
+	narrow := func(paths []string, facts []reach.Facts) []string {
 		var out []string
-		for _, p := range paths {
+		for i, p := range paths {
 			if _, team := manifest.Classify(p); team == "" {
 				out = append(out, p) // the platform's files, always
 				continue
 			}
-			for ns := range facts[t.Blobs()[p]] {
-				if _, ok := slices.BinarySearch(keep, ns); ok {
+			for ns := range facts[i] {
+				if kept[ns] {
 					out = append(out, p)
 					break
 				}
@@ -363,7 +369,7 @@ func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster st
 		}
 		return out
 	}
-	return narrow(head, hp), narrow(base, bp), nil
+	return narrow(hp, hf), narrow(bp, bf), nil
 }
 
 // facts are the facts of the paths of t, decoded for them. A file decoded here only
