@@ -116,21 +116,25 @@ func (r *Repo) Tree(ctx context.Context, rev, prefix string) (map[string]string,
 	if err != nil {
 		return nil, err
 	}
-	files := map[string]string{}
-	for _, rec := range bytes.Split(out, []byte{0}) {
+	files := make(map[string]string, bytes.Count(out, []byte{0}))
+	for rest := out; len(rest) > 0; {
+		var rec []byte
+		rec, rest, _ = bytes.Cut(rest, []byte{0})
 		if len(rec) == 0 {
 			continue
 		}
-		// <mode> SP <type> SP <object> TAB <file>
+		// <mode> SP <type> SP <object> TAB <file>: cut, not split into fields, as a
+		// large fleet's tree has tens of thousands of records.
 		meta, p, ok := bytes.Cut(rec, []byte{'\t'})
-		f := strings.Fields(string(meta))
-		if !ok || len(f) != 3 {
+		_, meta, ok1 := bytes.Cut(meta, []byte{' '})
+		kind, id, ok2 := bytes.Cut(meta, []byte{' '})
+		if !ok || !ok1 || !ok2 || len(id) == 0 || bytes.ContainsRune(id, ' ') {
 			return nil, fmt.Errorf("reading git ls-tree: unexpected record %q", rec)
 		}
-		if f[1] != "blob" {
+		if string(kind) != "blob" {
 			continue
 		}
-		files[string(p)] = f[2]
+		files[string(p)] = string(id)
 	}
 	return files, nil
 }

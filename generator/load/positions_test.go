@@ -39,16 +39,29 @@ spec:
 		{name: "below a quoted key", field: `spec.labels["a]b"].x[3]`, line: 13, col: 12, keyLine: 13},
 		{name: "garbage", field: `]]["..`, line: 1, col: 1, keyLine: 1},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			line, col := doc.pos.Lookup(tt.field)
-			if line != tt.line || col != tt.col {
-				t.Errorf("Lookup(%q) = %d:%d, want %d:%d", tt.field, line, col, tt.line, tt.col)
-			}
-			if kl, _ := doc.pos.LookupKey(tt.field); kl != tt.keyLine {
-				t.Errorf("LookupKey(%q) line = %d, want %d", tt.field, kl, tt.keyLine)
-			}
-		})
+	// The positions of a document from the load cache (read from their encoding)
+	// answer as the parsed document's do.
+	for _, pos := range []struct {
+		name string
+		p    *Positions
+	}{{"parsed", doc.pos}, {"cached", lazyPositions(appendPositions(nil, doc.pos))}} {
+		for _, tt := range tests {
+			t.Run(pos.name+"/"+tt.name, func(t *testing.T) {
+				line, col := pos.p.Lookup(tt.field)
+				if line != tt.line || col != tt.col {
+					t.Errorf("Lookup(%q) = %d:%d, want %d:%d", tt.field, line, col, tt.line, tt.col)
+				}
+				if kl, _ := pos.p.LookupKey(tt.field); kl != tt.keyLine {
+					t.Errorf("LookupKey(%q) line = %d, want %d", tt.field, kl, tt.keyLine)
+				}
+			})
+		}
+	}
+	damaged := appendPositions(nil, doc.pos)
+	for n := range len(damaged) {
+		if l, c := lazyPositions(damaged[:n]).Lookup("spec.apps[1].resources.memory"); l > 10 || c > 17 {
+			t.Errorf("positions cut to %d bytes: Lookup = %d:%d", n, l, c)
+		}
 	}
 	if l, c := doc.pos.LookupKey("spec.apps"); l != 4 || c != 3 {
 		t.Errorf("LookupKey(spec.apps) = %d:%d, want 4:3", l, c)

@@ -134,14 +134,21 @@ func ChangedFiles(base, head Tree) []string {
 	var out []string
 	hb := head.Blobs()
 	bb := base.Blobs()
+	both := 0
 	for p, id := range hb {
-		if bb[p] != id {
+		was, ok := bb[p]
+		if ok {
+			both++
+		}
+		if !ok || was != id {
 			out = append(out, p)
 		}
 	}
-	for p := range bb {
-		if _, ok := hb[p]; !ok {
-			out = append(out, p)
+	if both < len(bb) { // the base has paths the head has not
+		for p := range bb {
+			if _, ok := hb[p]; !ok {
+				out = append(out, p)
+			}
 		}
 	}
 	slices.Sort(out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -239,14 +240,22 @@ func exceptionExpired(x Exception, today string) (Exception, string, bool) {
 // normalizeRepo turns "nginx", "docker.io/library/nginx" and even a reference with a
 // tag into one repository name, so exceptions match however they are written.
 func normalizeRepo(s string) string {
+	if n, ok := normalizedRepos.Load(s); ok {
+		return n.(string)
+	}
+	n := s
 	if r, err := name.NewRepository(s); err == nil {
-		return r.Name()
+		n = r.Name()
+	} else if r, err := name.ParseReference(s); err == nil {
+		n = r.Context().Name()
 	}
-	if r, err := name.ParseReference(s); err == nil {
-		return r.Context().Name()
-	}
-	return s
+	normalizedRepos.Store(s, n)
+	return n
 }
+
+// normalizedRepos remembers normalizeRepo's answers: a fleet's gate asks the same
+// few hundred repositories' names for every unit.
+var normalizedRepos sync.Map
 
 func sortedImages(images []Resolved) []Resolved {
 	out := slices.Clone(images)
