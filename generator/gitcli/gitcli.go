@@ -139,6 +139,46 @@ func (r *Repo) Tree(ctx context.Context, rev, prefix string) (map[string]string,
 	return files, nil
 }
 
+// WorkChanges lists the paths under prefix whose content in the working tree may
+// differ from rev: the tracked files that differ (`git diff --raw`, which trusts the
+// index's stat cache and reads no unchanged file), gone or not, and the untracked
+// files git does not ignore. Paths are relative to the repository root.
+func (r *Repo) WorkChanges(ctx context.Context, rev, prefix string) ([]string, error) {
+	// The two walks run at once: each mostly waits on the file system.
+	var untracked []byte
+	var uerr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		untracked, uerr = r.Output(ctx, nil, "ls-files", "-z", "--others", "--exclude-standard", "--", prefix)
+	}()
+	out, err := r.Output(ctx, nil, "diff", "--raw", "-z", "--no-renames", rev, "--", prefix)
+	<-done
+	if err != nil {
+		return nil, err
+	}
+	if uerr != nil {
+		return nil, uerr
+	}
+	var changed []string
+	for rest := out; len(rest) > 0; {
+		// :<mode> <mode> <object> <object> <status> NUL <path> NUL
+		var meta, p []byte
+		meta, rest, _ = bytes.Cut(rest, []byte{0})
+		p, rest, _ = bytes.Cut(rest, []byte{0})
+		if len(meta) == 0 || meta[0] != ':' || len(p) == 0 {
+			return nil, fmt.Errorf("reading git diff --raw: unexpected record %q", meta)
+		}
+		changed = append(changed, string(p))
+	}
+	for _, p := range bytes.Split(untracked, []byte{0}) {
+		if len(p) > 0 {
+			changed = append(changed, string(p))
+		}
+	}
+	return changed, nil
+}
+
 // Blobs reads blobs by id with one `git cat-file --batch`.
 func (r *Repo) Blobs(ctx context.Context, ids []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(ids))

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -48,8 +49,21 @@ func Open(ctx context.Context, o Options) (base *GitTree, head Tree, baseName, h
 	if err != nil {
 		return nil, nil, "", "", err
 	}
+	// clusters/ on disk is compared by what git says differs from the base, asked
+	// while the base is listed.
+	var work []string
+	werr := make(chan error, 1)
+	if o.HeadTree == nil && o.Head == "" {
+		go func() {
+			var err error
+			work, err = workChanges(ctx, o.Dir, commit)
+			werr <- err
+		}()
+	} else {
+		werr <- nil
+	}
 	base, err = OpenGitTree(ctx, o.Dir, commit)
-	if err != nil {
+	if err := cmp.Or(<-werr, err); err != nil {
 		return nil, nil, "", "", err
 	}
 	switch {
@@ -59,7 +73,7 @@ func Open(ctx context.Context, o Options) (base *GitTree, head Tree, baseName, h
 		head, err = OpenGitTree(ctx, o.Dir, o.Head)
 		headName = o.Head
 	default:
-		head, err = ReadDirTree(o.Dir)
+		head, err = newWorkTree(o.Dir, base, work)
 		headName = "working tree"
 	}
 	if err != nil {

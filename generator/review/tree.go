@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -211,6 +212,90 @@ func (t *MemTree) Read(_ context.Context, paths []string) (map[string][]byte, er
 		b, err := f.Data()
 		if err != nil {
 			return nil, fmt.Errorf("reading the render of %s: %w", p, err)
+		}
+		out[p] = b
+	}
+	return out, nil
+}
+
+// WorkTree is clusters/ on disk (what `rampart render` wrote, committed or not),
+// known by what git says differs from a base: only those files are read and
+// hashed, the others are the base's blobs, read from disk when asked.
+type WorkTree struct {
+	pathIndex
+	dir     string
+	blobs   map[string]string
+	changed map[string][]byte
+}
+
+// OpenWorkTree opens clusters/ on disk in the repository at dir against base (a
+// tree listed at a commit). Files git ignores are not the working tree's: they
+// cannot be committed.
+func OpenWorkTree(ctx context.Context, dir string, base *GitTree) (*WorkTree, error) {
+	paths, err := workChanges(ctx, dir, base.Commit)
+	if err != nil {
+		return nil, err
+	}
+	return newWorkTree(dir, base, paths)
+}
+
+// workChanges are the paths under clusters/ in the repository at dir that may
+// differ on disk from the commit.
+func workChanges(ctx context.Context, dir, commit string) ([]string, error) {
+	paths, err := (&gitcli.Repo{Dir: dir}).WorkChanges(ctx, commit, "clusters")
+	if err != nil {
+		return nil, fmt.Errorf("listing the changes to clusters/ on disk: %w", err)
+	}
+	return paths, nil
+}
+
+// newWorkTree is the work tree whose paths that may differ from base are paths.
+func newWorkTree(dir string, base *GitTree, paths []string) (*WorkTree, error) {
+	t := &WorkTree{dir: dir, blobs: maps.Clone(base.blobs), changed: map[string][]byte{}}
+	for _, p := range paths {
+		if !rendered(p) || hidden(p) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			delete(t.blobs, p)
+		case err != nil:
+			return nil, fmt.Errorf("reading clusters/: %w", err)
+		default:
+			t.blobs[p], t.changed[p] = gitcli.BlobID(b), b
+		}
+	}
+	return t, nil
+}
+
+// hidden says whether a path under clusters/ is in a directory whose name starts
+// with a dot, which a render never writes.
+func hidden(p string) bool {
+	dir, _ := path.Split(strings.TrimPrefix(p, "clusters/"))
+	return strings.HasPrefix(dir, ".") || strings.Contains(dir, "/.")
+}
+
+// Blobs implements Tree.
+func (t *WorkTree) Blobs() map[string]string { return t.blobs }
+
+// Paths implements Tree.
+func (t *WorkTree) Paths(cluster string) []string { return t.paths(t.blobs, cluster) }
+
+// Read implements Tree.
+func (t *WorkTree) Read(_ context.Context, paths []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(paths))
+	for _, p := range paths {
+		if _, ok := t.blobs[p]; !ok {
+			return nil, fmt.Errorf("reading %s: not in the working tree", p)
+		}
+		if b, ok := t.changed[p]; ok {
+			out[p] = b
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(t.dir, filepath.FromSlash(p)))
+		if err != nil {
+			return nil, fmt.Errorf("reading clusters/: %w", err)
 		}
 		out[p] = b
 	}

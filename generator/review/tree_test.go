@@ -1,9 +1,15 @@
 package review
 
 import (
+	"bytes"
+	"maps"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/rampart-gitops/rampart/generator/manifest"
 )
@@ -63,5 +69,76 @@ func TestTeamFiles(t *testing.T) {
 	}
 	if found < 10 {
 		t.Fatalf("%d team files: the examples did not reach the test", found)
+	}
+}
+
+// TestWorkTree: clusters/ on disk, known from what git says differs from the base,
+// holds what reading the whole directory holds (bar files git ignores), and reads
+// the same bytes.
+func TestWorkTree(t *testing.T) {
+	dir := newRepo(t)
+	api := "clusters/prod-weu/teams/payments/api.yaml"
+	edit(t, dir, api, "payments", "payments ")
+	gone := "clusters/prod-weu/teams/ledger/core.yaml"
+	if err := os.Remove(filepath.Join(dir, gone)); err != nil {
+		t.Fatal(err)
+	}
+	for p, content := range map[string]string{
+		"clusters/prod-weu/teams/payments/new.yaml": "kind: ConfigMap\n",
+		"clusters/prod-weu/ignored.yaml":            "kind: Secret\n",
+		"clusters/prod-weu/.cache/x.yaml":           "kind: ConfigMap\n",
+		".gitignore":                                "clusters/prod-weu/ignored.yaml\n",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A change staged, then undone on disk: the disk is what counts.
+	staged := "clusters/stage-neu/kustomization.yaml"
+	edit(t, dir, staged, "resources", "resources ")
+	run(t, dir, "git", "add", staged)
+	edit(t, dir, staged, "resources ", "resources")
+
+	_, commit, err := ResolveBase(ctx, dir, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := OpenGitTree(ctx, dir, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := OpenWorkTree(ctx, dir, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := ReadDirTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(whole.Blobs())
+	delete(want, "clusters/prod-weu/ignored.yaml")
+	if diff := cmp.Diff(want, work.Blobs()); diff != "" {
+		t.Errorf("blobs (-read whole +work tree):\n%s", diff)
+	}
+	if got := ChangedFiles(base, work); !slices.Equal(got, []string{gone, api, "clusters/prod-weu/teams/payments/new.yaml"}) {
+		t.Errorf("changed files %q", got)
+	}
+	paths := work.Paths("prod-weu")
+	got, err := work.Read(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := whole.Read(ctx, paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.EqualFunc(got, read, bytes.Equal) {
+		t.Error("the work tree read other bytes than the directory holds")
+	}
+	if _, err := work.Read(ctx, []string{gone}); err == nil {
+		t.Error("a file deleted on disk was read")
 	}
 }
