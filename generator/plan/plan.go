@@ -7,8 +7,11 @@ package plan
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rampart-gitops/rampart/generator/load"
 )
@@ -65,19 +68,28 @@ func Make(inv *load.Inventory, only []string) ([]*Cluster, error) {
 		if len(only) > 0 && !slices.Contains(only, c.Metadata.Name) {
 			continue
 		}
-		pc := &Cluster{Cluster: c}
-		var teams []*load.Team
-		for j := range inv.Teams {
-			t := &inv.Teams[j]
-			if slices.Contains(t.Spec.Clusters, c.Metadata.Name) {
-				teams = append(teams, t)
-			}
-		}
-		graph := IntentGraph(teams)
-		for _, t := range teams {
-			pc.Units = append(pc.Units, &Unit{Cluster: c, Team: t, Intents: graph[t.Metadata.Name]})
-		}
-		out = append(out, pc)
+		out = append(out, &Cluster{Cluster: c})
 	}
+	// Each cluster's intents are its own: the clusters' graphs are resolved on every
+	// core.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, pc := range out {
+		g.Go(func() error {
+			var teams []*load.Team
+			for j := range inv.Teams {
+				t := &inv.Teams[j]
+				if slices.Contains(t.Spec.Clusters, pc.Cluster.Metadata.Name) {
+					teams = append(teams, t)
+				}
+			}
+			graph := IntentGraph(teams)
+			for _, t := range teams {
+				pc.Units = append(pc.Units, &Unit{Cluster: pc.Cluster, Team: t, Intents: graph[t.Metadata.Name]})
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
 	return out, nil
 }
