@@ -128,69 +128,90 @@ func (t *GitTree) Read(ctx context.Context, paths []string) (map[string][]byte, 
 // contents are read only when asked for (a render's cached files stay in the cache).
 type MemTree struct {
 	pathIndex
-	files map[string]*write.File
+	// files are the files by cluster, then path: a render's own maps, not copied.
+	files map[string]map[string]*write.File
 	blobs map[string]string
 }
 
 // NewMemTree makes a tree of files (path → content); it hashes every file once, on
 // every core.
 func NewMemTree(files map[string][]byte) *MemTree {
-	wf := make(map[string]*write.File, len(files))
+	byCluster := map[string]*write.Cluster{}
 	for p, b := range files {
-		wf[p] = write.Bytes(b)
+		c := byCluster[clusterOf(p)]
+		if c == nil {
+			c = &write.Cluster{Name: clusterOf(p), Files: map[string]*write.File{}}
+			byCluster[c.Name] = c
+		}
+		c.Files[p] = write.Bytes(b)
 	}
-	t, _ := newMemTree(wf, nil) // contents in memory: no error to read
+	t, _ := NewRenderTree(slices.Collect(maps.Values(byCluster)), nil) // contents in memory: no error to read
 	return t
 }
 
-// NewRenderTree makes a tree of a render's clusters. A file's blob id is taken from
-// ids (by its SHA-256) when known there; the others are read, hashed on every core
-// and added to ids.
+// NewRenderTree makes a tree of a render's clusters, each cluster on a core. A
+// file's blob id is taken from ids (by its SHA-256) when known there; the others
+// are read, hashed and added to ids.
 func NewRenderTree(clusters []*write.Cluster, ids *BlobIDs) (*MemTree, error) {
-	n := 0
-	for _, c := range clusters {
-		n += len(c.Files)
+	type listed struct {
+		paths, ids []string // the cluster's rendered files, sorted, and their blob ids
+		own        bool     // every path is under clusters/<the cluster's name>/
 	}
-	files := make(map[string]*write.File, n)
-	for _, c := range clusters {
-		maps.Copy(files, c.Files)
-	}
-	return newMemTree(files, ids)
-}
-
-func newMemTree(files map[string]*write.File, ids *BlobIDs) (*MemTree, error) {
-	t := &MemTree{files: make(map[string]*write.File, len(files)), blobs: make(map[string]string, len(files))}
-	var miss []string
-	for p, f := range files {
-		if !rendered(p) {
-			continue
-		}
-		t.files[p] = f
-		if id, ok := ids.get(f.Sum); ok {
-			t.blobs[p] = id
-		} else {
-			miss = append(miss, p)
-		}
-	}
-	got := make([]string, len(miss))
+	lists := make([]listed, len(clusters))
 	var g errgroup.Group
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, p := range miss {
+	for i, c := range clusters {
 		g.Go(func() error {
-			b, err := files[p].Data()
-			if err != nil {
-				return fmt.Errorf("reading the render of %s: %w", p, err)
+			l := listed{own: true}
+			for p := range c.Files {
+				if rendered(p) {
+					l.paths = append(l.paths, p)
+					l.own = l.own && clusterOf(p) == c.Name
+				}
 			}
-			got[i] = gitcli.BlobID(b)
+			slices.Sort(l.paths)
+			l.ids = make([]string, len(l.paths))
+			for j, p := range l.paths {
+				f := c.Files[p]
+				id, ok := ids.get(f.Sum)
+				if !ok {
+					b, err := f.Data()
+					if err != nil {
+						return fmt.Errorf("reading the render of %s: %w", p, err)
+					}
+					id = gitcli.BlobID(b)
+					ids.put(f.Sum, id)
+				}
+				l.ids[j] = id
+			}
+			lists[i] = l
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	for i, p := range miss {
-		t.blobs[p] = got[i]
-		ids.put(files[p].Sum, got[i])
+	n := 0
+	for _, l := range lists {
+		n += len(l.paths)
+	}
+	t := &MemTree{files: make(map[string]map[string]*write.File, len(clusters)), blobs: make(map[string]string, n)}
+	index := map[string][]string{}
+	for i, c := range clusters {
+		l := lists[i]
+		for j, p := range l.paths {
+			t.blobs[p] = l.ids[j]
+		}
+		t.files[c.Name] = c.Files
+		if !l.own || index[c.Name] != nil {
+			index = nil // not a render's layout: the index is made when asked
+		}
+		if index != nil && len(l.paths) > 0 {
+			index[c.Name] = l.paths
+		}
+	}
+	if index != nil {
+		t.once.Do(func() { t.byCluster = index })
 	}
 	return t, nil
 }
@@ -205,7 +226,7 @@ func (t *MemTree) Paths(cluster string) []string { return t.paths(t.blobs, clust
 func (t *MemTree) Read(_ context.Context, paths []string) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(paths))
 	for _, p := range paths {
-		f, ok := t.files[p]
+		f, ok := t.file(p)
 		if !ok {
 			return nil, fmt.Errorf("reading %s: not in the render", p)
 		}
@@ -300,6 +321,22 @@ func (t *WorkTree) Read(_ context.Context, paths []string) (map[string][]byte, e
 		out[p] = b
 	}
 	return out, nil
+}
+
+// file is the rendered file at p.
+func (t *MemTree) file(p string) (*write.File, bool) {
+	if _, ok := t.blobs[p]; !ok {
+		return nil, false // not rendered output
+	}
+	if f, ok := t.files[clusterOf(p)][p]; ok {
+		return f, true
+	}
+	for _, files := range t.files { // a cluster named otherwise than its paths
+		if f, ok := files[p]; ok {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 // ReadDirTree reads clusters/ under the repository root dir from disk (what
