@@ -1,7 +1,13 @@
 package review
 
 import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,5 +89,59 @@ func TestFactsFileDamaged(t *testing.T) {
 	}
 	if got := readFacts(dir, "elsewhere"); len(got) != 0 {
 		t.Errorf("a missing facts file read as %+v", got)
+	}
+}
+
+// TestFactsFileKept: the neighbourhood reads a cluster's facts from its file, adds
+// the files it lacks, drops what no revision holds once the file outgrows both, and
+// leaves a file that holds every file it reads alone.
+func TestFactsFileKept(t *testing.T) {
+	tree, err := ReadDirTree(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	d := &decoder{decoded: map[string]*reach.File{}, dir: dir, log: slog.New(slog.DiscardHandler)}
+	const cluster = "prod-weu"
+	paths := clusterFiles(tree, cluster)
+	o := reach.Options{Focus: []string{"payments"}}
+	neighbourhood := func() {
+		t.Helper()
+		if _, _, err := d.neighbourhood(ctx, tree, tree, cluster, paths, paths, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func() []string {
+		return slices.Sorted(maps.Keys(readFacts(dir, cluster)))
+	}
+	var want []string
+	for _, p := range paths {
+		want = append(want, tree.Blobs()[p])
+	}
+	want = slices.Compact(slices.Sorted(slices.Values(want)))
+
+	neighbourhood() // no file: every file's facts are read, and kept
+	if got := ids(); !slices.Equal(got, want) {
+		t.Fatalf("facts of %d files kept, want %d", len(got), len(want))
+	}
+	info, err := os.Stat(filepath.Join(dir, cluster))
+	if err != nil {
+		t.Fatal(err)
+	}
+	neighbourhood() // nothing new: the file is not written again
+	if again, _ := os.Stat(filepath.Join(dir, cluster)); !again.ModTime().Equal(info.ModTime()) || again.Size() != info.Size() {
+		t.Error("a facts file that held every file was written again")
+	}
+
+	stale := readFacts(dir, cluster)
+	for i := range 2 * len(paths) {
+		stale[fmt.Sprintf("%040x", i)] = reach.Facts{"gone": {}}
+	}
+	if err := writeFacts(dir, cluster, stale); err != nil {
+		t.Fatal(err)
+	}
+	neighbourhood() // more entries than both revisions' files: pruned
+	if got := ids(); !slices.Equal(got, want) {
+		t.Errorf("after pruning, facts of %d files kept, want %d", len(got), len(want))
 	}
 }

@@ -303,48 +303,56 @@ func (d *decoder) files(t Tree, paths []string) []*reach.File {
 // them when it keeps every namespace. Facts come from the cluster's facts file, and
 // the files it lacks are decoded and added to it.
 func (d *decoder) neighbourhood(ctx context.Context, base, head Tree, cluster string, hp, bp []string, o reach.Options) ([]string, []string, error) {
-	known := readFacts(d.dir, cluster)
-	facts := map[string]reach.Facts{} // blob id → facts, of this cluster's files now
-	for _, side := range []struct {
-		t     Tree
-		paths []string
-	}{{head, hp}, {base, bp}} {
-		blobs := side.t.Blobs()
+	known := readFacts(d.dir, cluster) // blob id → facts
+	added := false
+	revision := func(t Tree, paths []string) ([]reach.Facts, error) {
+		blobs := t.Blobs()
+		out := make([]reach.Facts, len(paths))
 		var miss []string
-		for _, p := range side.paths {
-			id := blobs[p]
-			if _, ok := facts[id]; ok {
-				continue
+		var at []int
+		for i, p := range paths {
+			f, ok := known[blobs[p]]
+			if !ok {
+				miss, at = append(miss, p), append(at, i)
 			}
-			if f, ok := known[id]; ok {
-				facts[id] = f
-				continue
-			}
-			miss = append(miss, p)
-			facts[id] = nil
+			out[i] = f
 		}
-		got, err := d.facts(ctx, side.t, miss, o)
+		got, err := d.facts(ctx, t, miss, o)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		for i, p := range miss {
-			facts[blobs[p]] = got[i]
+		for j, p := range miss {
+			known[blobs[p]], out[at[j]] = got[j], got[j]
+			added = true
 		}
+		return out, nil
 	}
-	if len(facts) != len(known) || !sameKeys(facts, known) {
-		if err := writeFacts(d.dir, cluster, facts); err != nil {
+	hf, err := revision(head, hp)
+	if err != nil {
+		return nil, nil, err
+	}
+	bf, err := revision(base, bp)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The file is written when it gained facts, or holds more than both revisions'
+	// files can: it keeps the facts of the cluster's files now, so it never grows
+	// beyond twice the cluster.
+	if added || len(known) > len(hp)+len(bp) {
+		now := make(map[string]reach.Facts, len(hp))
+		for _, side := range []struct {
+			t     Tree
+			paths []string
+		}{{head, hp}, {base, bp}} {
+			for _, p := range side.paths {
+				id := side.t.Blobs()[p]
+				now[id] = known[id]
+			}
+		}
+		if err := writeFacts(d.dir, cluster, now); err != nil {
 			d.log.Warn("reachability facts not written", "cluster", cluster, "error", err)
 		}
 	}
-	revision := func(t Tree, paths []string) []reach.Facts {
-		blobs := t.Blobs()
-		out := make([]reach.Facts, len(paths))
-		for i, p := range paths {
-			out[i] = facts[blobs[p]]
-		}
-		return out
-	}
-	hf, bf := revision(head, hp), revision(base, bp)
 	keep, all := reach.Neighbours(o.Focus, [][]reach.Facts{hf, bf}, o)
 	if all {
 		return hp, bp, nil
@@ -406,13 +414,4 @@ func (d *decoder) facts(ctx context.Context, t Tree, paths []string, o reach.Opt
 		delete(d.decoded, id)
 	}
 	return got, nil
-}
-
-func sameKeys[V any](a, b map[string]V) bool {
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			return false
-		}
-	}
-	return true
 }
