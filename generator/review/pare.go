@@ -45,9 +45,10 @@ func differentDocuments(b, h []byte, pare bool) ([]byte, []byte) {
 // the same but for its data block's entries.
 func pareDocuments(bd, hd [][]byte) {
 	byRest := map[string]int{}
+	split := make([]dataBlock, len(bd))
 	for i, doc := range bd {
 		if d, ok := splitData(doc); ok {
-			byRest[d.rest()] = i
+			byRest[d.rest()], split[i] = i, d
 		}
 	}
 	for i, doc := range hd {
@@ -60,17 +61,23 @@ func pareDocuments(bd, hd [][]byte) {
 			continue
 		}
 		delete(byRest, d.rest()) // one pairing per document
-		b, _ := splitData(bd[j])
-		bd[j], hd[i] = pareData(b, d)
+		bd[j], hd[i] = pareData(split[j], d)
 	}
 }
 
 // dataBlock is a YAML document split around its top-level "data:" block mapping,
 // in the block style a render writes: each entry starts on a line indented by two
-// spaces and goes on over the lines indented further (or empty).
+// spaces and goes on over the lines indented further (or empty). Its parts are
+// slices of the document, not copies.
 type dataBlock struct {
 	before, after []byte // before ends with the "data:" line
-	entries       [][]byte
+	entries       []dataEntry
+}
+
+// dataEntry is one key of a data block and its text, the key's line included.
+type dataEntry struct {
+	key  string
+	text []byte
 }
 
 func (d dataBlock) rest() string { return string(d.before) + "\x00" + string(d.after) }
@@ -79,67 +86,80 @@ func (d dataBlock) rest() string { return string(d.before) + "\x00" + string(d.a
 // reading cannot vouch for: a key given twice, a merge key or a complex key, or
 // sequence items (a data block is a mapping of strings).
 func splitData(doc []byte) (dataBlock, bool) {
-	lines := bytes.SplitAfter(doc, []byte("\n"))
+	// line returns the line that starts at i, its newline included, and where the
+	// next one starts.
+	line := func(i int) ([]byte, int) {
+		if j := bytes.IndexByte(doc[i:], '\n'); j >= 0 {
+			return doc[i : i+j+1], i + j + 1
+		}
+		return doc[i:], len(doc)
+	}
 	start := -1
-	for i, l := range lines {
-		if string(bytes.TrimRight(l, "\n")) == "data:" {
-			start = i + 1
+	for i := 0; i < len(doc); {
+		l, next := line(i)
+		if string(bytes.TrimSuffix(l, []byte("\n"))) == "data:" {
+			start = next
 			break
 		}
+		i = next
 	}
 	if start < 0 {
 		return dataBlock{}, false
 	}
-	d := dataBlock{before: bytes.Join(lines[:start], nil)}
+	d := dataBlock{before: doc[:start]}
 	keys := map[string]bool{}
-	end := start
-	for ; end < len(lines); end++ {
-		l := lines[end]
+	entry, key := -1, "" // where the entry being read starts, and its key
+	i := start
+	for i < len(doc) {
+		l, next := line(i)
 		body := bytes.TrimRight(l, " \n")
-		switch {
-		case len(body) == 0 || bytes.HasPrefix(l, []byte("   ")):
-			if len(d.entries) == 0 {
+		if len(body) == 0 || bytes.HasPrefix(l, []byte("   ")) {
+			if entry < 0 {
 				return dataBlock{}, false // continues nothing
 			}
-			d.entries[len(d.entries)-1] = append(d.entries[len(d.entries)-1], l...)
-			continue
-		case !bytes.HasPrefix(l, []byte("  ")):
-			// the block's end: the next top-level key
-		default:
-			first := body[2:]
-			key, _, _ := bytes.Cut(first, []byte(":"))
-			if first[0] == '-' || first[0] == '?' || bytes.HasPrefix(first, []byte("<<")) || keys[string(key)] {
-				return dataBlock{}, false
-			}
-			keys[string(key)] = true
-			d.entries = append(d.entries, bytes.Clone(l))
+			i = next
 			continue
 		}
-		break
+		if !bytes.HasPrefix(l, []byte("  ")) {
+			break // the block's end: the next top-level key
+		}
+		first := body[2:]
+		k, _, _ := bytes.Cut(first, []byte(":"))
+		if first[0] == '-' || first[0] == '?' || bytes.HasPrefix(first, []byte("<<")) || keys[string(k)] {
+			return dataBlock{}, false
+		}
+		keys[string(k)] = true
+		if entry >= 0 {
+			d.entries = append(d.entries, dataEntry{key, doc[entry:i]})
+		}
+		entry, key, i = i, string(k), next
 	}
-	d.after = bytes.Join(lines[end:], nil)
+	if entry >= 0 {
+		d.entries = append(d.entries, dataEntry{key, doc[entry:i]})
+	}
+	d.after = doc[i:]
 	return d, len(d.entries) > 0
 }
 
 // pareData gives the two sides' documents without the data entries both hold byte
-// for byte.
+// for byte (a key is given once per side: splitData vouches for it).
 func pareData(b, h dataBlock) ([]byte, []byte) {
-	in := map[string]bool{}
+	base := make(map[string][]byte, len(b.entries))
 	for _, e := range b.entries {
-		in[string(e)] = true
+		base[e.key] = e.text
 	}
 	both := map[string]bool{}
 	for _, e := range h.entries {
-		if in[string(e)] {
-			both[string(e)] = true
+		if t, ok := base[e.key]; ok && bytes.Equal(t, e.text) {
+			both[e.key] = true
 		}
 	}
 	join := func(d dataBlock) []byte {
 		out := bytes.Clone(d.before)
 		kept := 0
 		for _, e := range d.entries {
-			if !both[string(e)] {
-				out = append(out, e...)
+			if !both[e.key] {
+				out = append(out, e.text...)
 				kept++
 			}
 		}

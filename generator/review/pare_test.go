@@ -123,7 +123,7 @@ func TestSplitDataRefuses(t *testing.T) {
 		}
 	}
 	d, ok := splitData([]byte("apiVersion: v1\ndata:\n  a: |\n    x\n\n    y\n  b: z\nkind: ConfigMap\n"))
-	if !ok || len(d.entries) != 2 || string(d.entries[0]) != "  a: |\n    x\n\n    y\n" || string(d.after) != "kind: ConfigMap\n" {
+	if !ok || len(d.entries) != 2 || string(d.entries[0].text) != "  a: |\n    x\n\n    y\n" || d.entries[0].key != "a" || d.entries[1].key != "b" || string(d.after) != "kind: ConfigMap\n" {
 		t.Errorf("split %+v, %v", d, ok)
 	}
 }
