@@ -70,7 +70,9 @@ expiry, authorization sources and operations, role bindings and rules.
 The base is read from git (git ls-tree and git cat-file), never rendered again;
 only the files whose blob ids differ are read and parsed, so a one-team change on a
 large fleet compares a handful of files. The head is clusters/ on disk (what
-'rampart render' wrote, committed or not), or another revision with --head.
+'rampart render' wrote, committed or not: the files git says differ from the base,
+and the untracked ones it does not ignore, are read; the rest is the base's), or
+another revision with --head.
 
 Without --base the base is the merge base of HEAD with the default branch
 (origin/HEAD, else origin/main, origin/master, main, master): in a pull request's
