@@ -202,7 +202,11 @@ func NewRenderTree(clusters []*write.Cluster, ids *BlobIDs) (*MemTree, error) {
 		for j, p := range l.paths {
 			t.blobs[p] = l.ids[j]
 		}
-		t.files[c.Name] = c.Files
+		if t.files[c.Name] != nil {
+			t.files[fmt.Sprintf("%s\x00%d", c.Name, i)] = c.Files // a name given twice
+		} else {
+			t.files[c.Name] = c.Files
+		}
 		if !l.own || index[c.Name] != nil {
 			index = nil // not a render's layout: the index is made when asked
 		}

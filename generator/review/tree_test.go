@@ -11,7 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/rampart-gitops/rampart/generator/gitcli"
 	"github.com/rampart-gitops/rampart/generator/manifest"
+	"github.com/rampart-gitops/rampart/generator/write"
 )
 
 func TestRenderedPaths(t *testing.T) {
@@ -140,5 +142,48 @@ func TestWorkTree(t *testing.T) {
 	}
 	if _, err := work.Read(ctx, []string{gone}); err == nil {
 		t.Error("a file deleted on disk was read")
+	}
+}
+
+// TestRenderTree: a render's tree knows each cluster's rendered files, sorted, and
+// reads them, also when two clusters of the render share a name or a cluster's
+// files lie under another's name (the index is then made from the paths).
+func TestRenderTree(t *testing.T) {
+	cluster := func(name string, paths ...string) *write.Cluster {
+		c := &write.Cluster{Name: name, Files: map[string]*write.File{}}
+		for _, p := range paths {
+			c.Files[p] = write.Bytes([]byte("kind: ConfigMap # " + p + "\n"))
+		}
+		return c
+	}
+	for name, clusters := range map[string][]*write.Cluster{
+		"a render":     {cluster("a", "clusters/a/b.yaml", "clusters/a/a.yaml", "clusters/a/cluster.yaml"), cluster("b", "clusters/b/x.yaml")},
+		"a name twice": {cluster("a", "clusters/a/b.yaml"), cluster("a", "clusters/a/a.yaml"), cluster("b", "clusters/b/x.yaml")},
+		"misnamed":     {cluster("a", "clusters/a/a.yaml", "clusters/a/b.yaml"), cluster("c", "clusters/b/x.yaml")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tree, err := NewRenderTree(clusters, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tree.Paths("a"); !slices.Equal(got, []string{"clusters/a/a.yaml", "clusters/a/b.yaml"}) {
+				t.Errorf("paths of a: %q", got)
+			}
+			if got := tree.Paths("b"); !slices.Equal(got, []string{"clusters/b/x.yaml"}) {
+				t.Errorf("paths of b: %q", got)
+			}
+			got, err := tree.Read(ctx, []string{"clusters/a/a.yaml", "clusters/a/b.yaml", "clusters/b/x.yaml"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, b := range got {
+				if string(b) != "kind: ConfigMap # "+p+"\n" || tree.Blobs()[p] != gitcli.BlobID(b) {
+					t.Errorf("%s: read %q, blob %s", p, b, tree.Blobs()[p])
+				}
+			}
+			if _, err := tree.Read(ctx, []string{"clusters/a/cluster.yaml"}); err == nil {
+				t.Error("a file that is not rendered output was read")
+			}
+		})
 	}
 }
