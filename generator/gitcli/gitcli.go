@@ -152,7 +152,7 @@ func (r *Repo) WorkChanges(ctx context.Context, rev, prefix string) ([]string, e
 		defer close(done)
 		untracked, uerr = r.Output(ctx, nil, "ls-files", "-z", "--others", "--exclude-standard", "--", prefix)
 	}()
-	out, err := r.Output(ctx, nil, "diff", "--raw", "-z", "--no-renames", rev, "--", prefix)
+	out, err := r.Output(ctx, nil, "diff", "--raw", "-z", "--no-renames", "--no-color", rev, "--", prefix)
 	<-done
 	if err != nil {
 		return nil, err
