@@ -68,6 +68,13 @@ type Counts struct {
 	Removed int `json:"removed"`
 }
 
+// plus adds n to c.
+func (c *Counts) plus(n Counts) {
+	c.Added += n.Added
+	c.Changed += n.Changed
+	c.Removed += n.Removed
+}
+
 func (c *Counts) add(a Action) {
 	switch a {
 	case Added:
@@ -184,9 +191,7 @@ func compareFiles(ctx context.Context, base, head Tree, paths []string) (*Diff, 
 		return nil, err
 	}
 	for i, cd := range diffs {
-		d.Counts.Added += counts[i].Added
-		d.Counts.Changed += counts[i].Changed
-		d.Counts.Removed += counts[i].Removed
+		d.Counts.plus(counts[i])
 		if len(cd.Teams) > 0 {
 			d.Clusters = append(d.Clusters, cd)
 		}

@@ -152,7 +152,7 @@ func TestBlobIDMatchesGit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := NewMemTree(map[string][]byte{p: b})
+	tr := newMemTree(map[string][]byte{p: b})
 	if got := tr.Blobs()[p]; got != want {
 		t.Errorf("blob id = %s, git says %s", got, want)
 	}

@@ -96,7 +96,7 @@ func TestFactsFileDamaged(t *testing.T) {
 // the files it lacks, drops what no revision holds once the file outgrows both, and
 // leaves a file that holds every file it reads alone.
 func TestFactsFileKept(t *testing.T) {
-	tree, err := ReadDirTree(repoRoot)
+	tree, err := readDirTree(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 // TestReachCacheRoundTrip: the examples' rendered files, kept in the cache and
 // decoded from it, evaluate as the files decoded from their YAML.
 func TestReachCacheRoundTrip(t *testing.T) {
-	tree, err := ReadDirTree(repoRoot)
+	tree, err := readDirTree(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestReachCacheUntrusted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tree := NewMemTree(map[string][]byte{p: b})
+	tree := newMemTree(map[string][]byte{p: b})
 	id := tree.Blobs()[p]
 	c := openReachCache(t.TempDir())
 	if err := c.put(id, objs); err != nil {

@@ -170,10 +170,7 @@ func (r *Report) Title(prefix string) string {
 func (r *Report) Summary() string {
 	var flows Counts
 	for _, c := range r.Reach {
-		n := c.Counts()
-		flows.Added += n.Added
-		flows.Removed += n.Removed
-		flows.Changed += n.Changed
+		flows.plus(c.Counts())
 	}
 	gate := "not scanned"
 	switch {

@@ -133,22 +133,6 @@ type MemTree struct {
 	blobs map[string]string
 }
 
-// NewMemTree makes a tree of files (path → content); it hashes every file once, on
-// every core.
-func NewMemTree(files map[string][]byte) *MemTree {
-	byCluster := map[string]*write.Cluster{}
-	for p, b := range files {
-		c := byCluster[clusterOf(p)]
-		if c == nil {
-			c = &write.Cluster{Name: clusterOf(p), Files: map[string]*write.File{}}
-			byCluster[c.Name] = c
-		}
-		c.Files[p] = write.Bytes(b)
-	}
-	t, _ := NewRenderTree(slices.Collect(maps.Values(byCluster)), nil) // contents in memory: no error to read
-	return t
-}
-
 // NewRenderTree makes a tree of a render's clusters, each cluster on a core. A
 // file's blob id is taken from ids (by its SHA-256) when known there; the others
 // are read, hashed and added to ids.
@@ -281,7 +265,7 @@ func newWorkTree(dir string, base *GitTree, paths []string) (*WorkTree, error) {
 		if !rendered(p) || hidden(p) {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		b, err := t.readDisk(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			delete(t.blobs, p)
@@ -318,13 +302,18 @@ func (t *WorkTree) Read(_ context.Context, paths []string) (map[string][]byte, e
 			out[p] = b
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(t.dir, filepath.FromSlash(p)))
+		b, err := t.readDisk(p)
 		if err != nil {
 			return nil, fmt.Errorf("reading clusters/: %w", err)
 		}
 		out[p] = b
 	}
 	return out, nil
+}
+
+// readDisk reads the file at p (relative to the repository root) from disk.
+func (t *WorkTree) readDisk(p string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(t.dir, filepath.FromSlash(p)))
 }
 
 // file is the rendered file at p.
@@ -341,45 +330,6 @@ func (t *MemTree) file(p string) (*write.File, bool) {
 		}
 	}
 	return nil, false
-}
-
-// ReadDirTree reads clusters/ under the repository root dir from disk (what
-// `rampart render` wrote, committed or not).
-func ReadDirTree(dir string) (*MemTree, error) {
-	files := map[string][]byte{}
-	root := filepath.Join(dir, "clusters")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && p == root {
-				return fs.SkipAll
-			}
-			return err
-		}
-		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") && p != root {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if !rendered(rel) {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files[rel] = b
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading clusters/: %w", err)
-	}
-	return NewMemTree(files), nil
 }
 
 // clusterOf is the cluster a rendered path belongs to.

@@ -47,7 +47,7 @@ func TestRenderedPaths(t *testing.T) {
 // TestTeamFiles: the files teamFiles finds by prefix are those manifest.Classify
 // gives the team, for every team and cluster of the examples.
 func TestTeamFiles(t *testing.T) {
-	tree, err := ReadDirTree(repoRoot)
+	tree, err := readDirTree(repoRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestWorkTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	whole, err := ReadDirTree(dir)
+	whole, err := readDirTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
